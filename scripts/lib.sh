@@ -1,0 +1,43 @@
+# Shared by the set-up scripts: find or install Bun, install dependencies.
+# Bun comes from the npm registry (package "bun"), pinned to the version in package.json.
+
+BUN_VERSION="$(sed -n 's/.*"packageManager": *"bun@\([^"]*\)".*/\1/p' package.json)"
+
+ensure_bun() {
+  if command -v bun >/dev/null 2>&1 && [ "$(bun --version)" = "$BUN_VERSION" ]; then
+    BUN="$(command -v bun)"
+  elif [ -x .tools/node_modules/.bin/bun ] && [ "$(.tools/node_modules/.bin/bun --version)" = "$BUN_VERSION" ]; then
+    BUN="$PWD/.tools/node_modules/.bin/bun"
+  else
+    echo "setup: installing bun@$BUN_VERSION from the npm registry into .tools/" >&2
+    npm install --silent --no-save --no-package-lock --no-audit --no-fund --prefix .tools "bun@$BUN_VERSION" >&2
+    BUN="$PWD/.tools/node_modules/.bin/bun"
+  fi
+  export PATH="$(dirname "$BUN"):$PATH"
+  # No lifecycle scripts: ssh2's optional native addon (cpu-features) stays out of the build.
+  "$BUN" install --frozen-lockfile --ignore-scripts >&2
+}
+
+# Debian packages the test suite needs: sshd for the SSH executor tests, promtool for the
+# metrics format check, qemu + arm64 libc for the Raspberry Pi binary smoke test.
+ensure_test_packages() {
+  local missing=""
+  command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || missing="$missing openssh-server"
+  command -v ssh-keygen >/dev/null 2>&1 || missing="$missing openssh-client"
+  command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
+  command -v make >/dev/null 2>&1 || missing="$missing make"
+  command -v qemu-aarch64-static >/dev/null 2>&1 || missing="$missing qemu-user-static"
+  [ -e /lib/ld-linux-aarch64.so.1 ] || missing="$missing libc6:arm64"
+  [ -z "$missing" ] && return 0
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then
+    if command -v sudo >/dev/null 2>&1; then sudo="sudo"; else
+      echo "setup: missing Debian packages:$missing (run as root to install them)" >&2
+      return 1
+    fi
+  fi
+  echo "setup: installing Debian packages:$missing" >&2
+  case "$missing" in *":arm64"*) $sudo dpkg --add-architecture arm64 ;; esac
+  $sudo apt-get update -q >&2
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends $missing >&2
+}

@@ -1,0 +1,53 @@
+// What every command gets: resolved settings, a logger, and where to write its answer.
+
+import { homedir } from "node:os";
+import { defaultResolveInput, resolveSettings, type FlagValues, type Settings } from "../config.ts";
+import { createLogger, type Logger } from "../log.ts";
+import type { LoadOptions } from "../workflow/load.ts";
+
+export interface CliContext {
+  settings: Settings;
+  log: Logger;
+  /** The environment: for ${VAR} expansion and what tasks inherit. */
+  env: Record<string, string | undefined>;
+  /** Write the command's answer (stdout). */
+  out: (text: string) => void;
+  /** stdout is a terminal: colour and local niceties allowed. */
+  tty: boolean;
+}
+
+/** Global options as cac hands them to every action. */
+export interface GlobalOptions {
+  logLevel?: string;
+  logFormat?: string;
+  dbPath?: string;
+  config?: string;
+}
+
+export function createContext(opts: GlobalOptions): CliContext {
+  const flags: FlagValues = {
+    logLevel: opts.logLevel === undefined ? undefined : String(opts.logLevel),
+    logFormat: opts.logFormat === undefined ? undefined : String(opts.logFormat),
+    dbPath: opts.dbPath === undefined ? undefined : String(opts.dbPath),
+    config: opts.config === undefined ? undefined : String(opts.config),
+  };
+  const settings = resolveSettings(defaultResolveInput(flags));
+  const format = settings.logFormat ?? (process.stderr.isTTY ? "pretty" : "json");
+  return {
+    settings,
+    log: createLogger(settings.logLevel, format),
+    env: process.env,
+    out: (text) => process.stdout.write(text),
+    tty: Boolean(process.stdout.isTTY),
+  };
+}
+
+export function loadOptions(ctx: CliContext): LoadOptions {
+  return {
+    env: ctx.env,
+    home: homedir(),
+    defaultRetry: ctx.settings.retry.defaultCount,
+    defaultTimeout: ctx.settings.timeout.defaultSeconds,
+    maxTimeout: ctx.settings.timeout.maxSeconds,
+  };
+}

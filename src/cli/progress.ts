@@ -1,0 +1,40 @@
+// Live progress of `run` on stdout: a line per task start, retry and finish, then a summary.
+
+import type { RunEvents } from "../engine/events.ts";
+import type { RunSummary } from "../engine/runner.ts";
+import { formatDuration, paint, statusColour, table } from "./format.ts";
+
+export function attachProgress(events: RunEvents, out: (s: string) => void, colour: boolean): void {
+  const c = paint(colour);
+  const clock = () => new Date().toTimeString().slice(0, 8);
+  events.on("run:start", (e) => out(`${c("bold", `Running ${e.workflow}`)} (${e.totalTasks} task${e.totalTasks === 1 ? "" : "s"}), execution ${e.runId}\n`));
+  events.on("task:start", (e) => {
+    const of = e.maxAttempts > 1 ? ` (attempt ${e.attempt}/${e.maxAttempts})` : "";
+    out(`${clock()} ${c("dim", "start")}    ${e.task}${of}\n`);
+  });
+  events.on("task:finish", (e) => {
+    const ok = e.result.status === "success";
+    const word = ok ? "success" : e.result.status;
+    const label = c(statusColour(word), word.padEnd(8));
+    const why = ok ? "" : ` ${e.result.error ?? ""}`;
+    const of = e.maxAttempts > 1 ? ` attempt ${e.attempt}/${e.maxAttempts}` : "";
+    out(`${clock()} ${label} ${e.task} in ${formatDuration(e.durationSeconds)}${of}${why}\n`);
+  });
+  events.on("task:retry", (e) => {
+    out(`${clock()} ${c("yellow", "retry   ")} ${e.task} attempt ${e.nextAttempt}/${e.maxAttempts} in ${formatDuration(e.delaySeconds)}\n`);
+  });
+}
+
+export function formatSummary(s: RunSummary, colour: boolean): string {
+  const c = paint(colour);
+  const ok = s.tasks.filter((t) => t.status === "success").length;
+  const head =
+    `\nExecution ${s.runId}\n` +
+    `Workflow  ${s.workflow}: ${c(statusColour(s.status), s.status)} in ${formatDuration(s.durationSeconds)}` +
+    ` (${ok}/${s.tasks.length} tasks succeeded${s.interrupted ? `, interrupted by ${s.interrupted}` : ""})\n\n`;
+  const rows = s.tasks.map((t) => {
+    const note = t.reason ?? (t.status === "success" ? "" : `${t.error ?? ""}${t.tolerated ? " (continue_on_failure)" : ""}`);
+    return [t.name, c(statusColour(t.status), t.status), t.attempts, formatDuration(t.attempts ? t.durationSeconds : null), t.exitCode, note];
+  });
+  return head + table(["TASK", "STATUS", { header: "ATTEMPTS", right: true }, { header: "DURATION", right: true }, { header: "EXIT", right: true }, "NOTE"], rows);
+}

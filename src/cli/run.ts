@@ -1,0 +1,71 @@
+// `picoflow run FILE`: validate, then run the workflow once, showing progress and a summary.
+
+import type { CAC } from "cac";
+import { RunEvents } from "../engine/events.ts";
+import { OUTPUT_LIMIT, runWorkflow } from "../engine/runner.ts";
+import { ExecutionError, InterruptedError } from "../errors.ts";
+import { executors } from "../executors/index.ts";
+import type { StopReason } from "../executors/types.ts";
+import { openDatabase } from "../store/db.ts";
+import { recoverOrphans, SqliteRecorder } from "../store/recorder.ts";
+import { isProcessAlive, selfIdentity } from "../sys/proc.ts";
+import { onSignals } from "../sys/signals.ts";
+import { loadWorkflow } from "../workflow/load.ts";
+import { createContext, loadOptions, type GlobalOptions } from "./context.ts";
+import { attachProgress, formatSummary } from "./progress.ts";
+
+export function registerRun(cli: CAC): void {
+  cli
+    .command("run <workflow_file>", "Run a workflow once")
+    .example("picoflow run backup.yaml")
+    .action((file: string, opts: GlobalOptions) => runCommand(String(file), opts));
+}
+
+async function runCommand(file: string, opts: GlobalOptions): Promise<void> {
+  const ctx = createContext(opts);
+  const { settings, log } = ctx;
+  // Validate before touching the database: a bad file never leaves a half-written run.
+  const wf = loadWorkflow(file, loadOptions(ctx));
+
+  const db = openDatabase(settings.dbPath);
+  try {
+    const closed = recoverOrphans(db, settings.dbPath, isProcessAlive);
+    if (closed.length) log.warn("closed runs whose process is gone", { executions: closed });
+    const recorder = new SqliteRecorder(db, { pid: process.pid, identity: selfIdentity() }, settings.dbPath);
+
+    const interrupt = new AbortController();
+    const unsubscribe = onSignals(["SIGINT", "SIGTERM"], (sig) => {
+      if (interrupt.signal.aborted) return;
+      log.warn("signal received; stopping running tasks", { signal: sig });
+      interrupt.abort({ kind: "interrupt", signal: sig } satisfies StopReason);
+    });
+
+    const events = new RunEvents();
+    attachProgress(events, ctx.out, ctx.tty);
+    let summary;
+    try {
+      summary = await runWorkflow(wf, {
+        executors,
+        recorder,
+        events,
+        log,
+        signal: interrupt.signal,
+        env: ctx.env,
+        maxParallel: Math.min(wf.maxParallel, settings.execution.maxParallel ?? Infinity),
+        backoff: { multiplier: settings.retry.backoffMultiplier, maxSeconds: settings.retry.maxBackoffSeconds },
+        killGraceMs: settings.timeout.killGraceSeconds * 1000,
+        outputLimit: OUTPUT_LIMIT,
+      });
+    } finally {
+      unsubscribe();
+    }
+    ctx.out(formatSummary(summary, ctx.tty));
+    if (summary.interrupted) throw new InterruptedError(`workflow '${wf.name}' interrupted by ${summary.interrupted}`);
+    if (summary.status !== "success") {
+      const failed = summary.tasks.filter((t) => (t.status === "failed" || t.status === "timeout") && !t.tolerated).map((t) => t.name);
+      throw new ExecutionError(`workflow '${wf.name}' failed: task${failed.length === 1 ? "" : "s"} ${failed.map((n) => `'${n}'`).join(", ")} failed`);
+    }
+  } finally {
+    db.close();
+  }
+}

@@ -1,0 +1,215 @@
+// Settings: defaults < picoflow.toml < PICOFLOW_* environment < command-line flags, resolved once.
+
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
+import { z } from "zod";
+import { ConfigError } from "./errors.ts";
+import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./log.ts";
+
+export interface Settings {
+  /** The config file that was read, if any. */
+  configFile: string | null;
+  dbPath: string;
+  logLevel: LogLevel;
+  /** null: not chosen anywhere; the CLI picks pretty for a terminal, json otherwise. */
+  logFormat: LogFormat | null;
+  metrics: { enabled: boolean; port: number; bindAddress: string };
+  retry: {
+    /** Default retry count for tasks whose workflow sets no retry_default. */
+    defaultCount: number;
+    maxBackoffSeconds: number;
+    backoffMultiplier: number;
+  };
+  timeout: {
+    /** Default task timeout for workflows that set no timeout_default. */
+    defaultSeconds: number;
+    /** Upper bound applied to every task timeout (0 = none). */
+    maxSeconds: number;
+    /** Time between SIGTERM and SIGKILL when a task is stopped. */
+    killGraceSeconds: number;
+  };
+  execution: { maxParallel: number | null };
+  logs: { retentionDays: number; maxSizeMb: number; cleanupEnabled: boolean };
+}
+
+export const DEFAULTS: Settings = {
+  configFile: null,
+  dbPath: "picoflow.db",
+  logLevel: "info",
+  logFormat: null,
+  metrics: { enabled: true, port: 9090, bindAddress: "127.0.0.1" },
+  retry: { defaultCount: 3, maxBackoffSeconds: 60, backoffMultiplier: 2 },
+  timeout: { defaultSeconds: 300, maxSeconds: 0, killGraceSeconds: 5 },
+  execution: { maxParallel: null },
+  logs: { retentionDays: 30, maxSizeMb: 1000, cleanupEnabled: true },
+};
+
+const int = (min: number, max: number) => z.number().int().min(min).max(max);
+
+// Mirrors the spec's "Configuration File" section; unknown keys are errors so a typo is caught.
+const fileSchema = z.strictObject({
+  db_path: z.string().min(1).optional(),
+  log_level: z.enum(LOG_LEVELS).optional(),
+  log_format: z.enum(LOG_FORMATS).optional(),
+  metrics: z
+    .strictObject({
+      enabled: z.boolean().optional(),
+      port: int(0, 65535).optional(),
+      bind_address: z.string().min(1).optional(),
+    })
+    .optional(),
+  retry: z
+    .strictObject({
+      default_count: int(0, 100).optional(),
+      max_backoff_seconds: z.number().min(0).max(86400).optional(),
+      backoff_multiplier: z.number().min(1).max(100).optional(),
+    })
+    .optional(),
+  timeout: z
+    .strictObject({
+      default_seconds: int(0, 86400).optional(),
+      max_seconds: int(0, 86400).optional(),
+      kill_grace_seconds: z.number().min(0).max(3600).optional(),
+    })
+    .optional(),
+  execution: z.strictObject({ max_parallel: int(1, 256).optional() }).optional(),
+  logs: z
+    .strictObject({
+      retention_days: int(0, 36500).optional(),
+      max_size_mb: int(0, 1_000_000).optional(),
+      cleanup_enabled: z.boolean().optional(),
+    })
+    .optional(),
+});
+
+type FileConfig = z.infer<typeof fileSchema>;
+
+/** Values given on the command line; undefined means "not given". */
+export interface FlagValues {
+  config?: string;
+  dbPath?: string;
+  logLevel?: string;
+  logFormat?: string;
+}
+
+export interface ResolveInput {
+  flags: FlagValues;
+  env: Record<string, string | undefined>;
+  cwd: string;
+  home: string;
+}
+
+/** Where the config file is looked for, in order (spec: "File Locations"). */
+export function configSearchPath(cwd: string, home: string): string[] {
+  return [join(cwd, "picoflow.toml"), join(home, ".config/picoflow/config.toml"), "/etc/picoflow/config.toml"];
+}
+
+function readConfigFile(path: string): FileConfig {
+  let text: string;
+  try {
+    if (!statSync(path).isFile()) throw new ConfigError(`${path}: not a regular file`);
+    text = readFileSync(path, "utf8");
+  } catch (err) {
+    if (err instanceof ConfigError) throw err;
+    throw new ConfigError(`${path}: cannot read config file: ${(err as NodeJS.ErrnoException).code ?? err}`);
+  }
+  let raw: unknown;
+  try {
+    raw = Bun.TOML.parse(text);
+  } catch (err) {
+    throw new ConfigError(`${path}: invalid TOML: ${(err as Error).message.replace(/^TOML Parse error: /, "")}`);
+  }
+  const parsed = fileSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    let key = issue.path.join(".");
+    let message = issue.message;
+    if (issue.code === "unrecognized_keys") {
+      key = [...issue.path, issue.keys[0]].join(".");
+      message = "unknown key";
+    }
+    throw new ConfigError(`${path}: ${key || "(top level)"}: ${message}`);
+  }
+  return parsed.data;
+}
+
+function pickEnum<T extends string>(value: string, allowed: readonly T[], what: string): T {
+  const v = value.toLowerCase();
+  if ((allowed as readonly string[]).includes(v)) return v as T;
+  throw new ConfigError(`${what}: '${value}' is not one of ${allowed.join(", ")}`);
+}
+
+function envPort(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n > 65535) throw new ConfigError(`PICOFLOW_METRICS_PORT: '${value}' is not a port number (0-65535)`);
+  return n;
+}
+
+/** Resolve settings once; nothing else reads process.env for PicoFlow's own settings. */
+export function resolveSettings({ flags, env, cwd, home }: ResolveInput): Settings {
+  const s: Settings = structuredClone(DEFAULTS);
+
+  const explicit = flags.config ?? (env.PICOFLOW_CONFIG || undefined);
+  let file: string | undefined;
+  if (explicit !== undefined) {
+    if (!existsSync(explicit)) throw new ConfigError(`${explicit}: config file not found`);
+    file = explicit;
+  } else {
+    file = configSearchPath(cwd, home).find((p) => existsSync(p));
+  }
+  if (file) {
+    const c = readConfigFile(file);
+    s.configFile = file;
+    if (c.db_path !== undefined) s.dbPath = c.db_path;
+    if (c.log_level !== undefined) s.logLevel = c.log_level;
+    if (c.log_format !== undefined) s.logFormat = c.log_format;
+    Object.assign(s.metrics, strip({ enabled: c.metrics?.enabled, port: c.metrics?.port, bindAddress: c.metrics?.bind_address }));
+    Object.assign(
+      s.retry,
+      strip({
+        defaultCount: c.retry?.default_count,
+        maxBackoffSeconds: c.retry?.max_backoff_seconds,
+        backoffMultiplier: c.retry?.backoff_multiplier,
+      }),
+    );
+    Object.assign(
+      s.timeout,
+      strip({
+        defaultSeconds: c.timeout?.default_seconds,
+        maxSeconds: c.timeout?.max_seconds,
+        killGraceSeconds: c.timeout?.kill_grace_seconds,
+      }),
+    );
+    if (c.execution?.max_parallel !== undefined) s.execution.maxParallel = c.execution.max_parallel;
+    Object.assign(
+      s.logs,
+      strip({
+        retentionDays: c.logs?.retention_days,
+        maxSizeMb: c.logs?.max_size_mb,
+        cleanupEnabled: c.logs?.cleanup_enabled,
+      }),
+    );
+  }
+
+  if (env.PICOFLOW_DB_PATH) s.dbPath = env.PICOFLOW_DB_PATH;
+  if (env.PICOFLOW_LOG_LEVEL) s.logLevel = pickEnum(env.PICOFLOW_LOG_LEVEL, LOG_LEVELS, "PICOFLOW_LOG_LEVEL");
+  if (env.PICOFLOW_LOG_FORMAT) s.logFormat = pickEnum(env.PICOFLOW_LOG_FORMAT, LOG_FORMATS, "PICOFLOW_LOG_FORMAT");
+  if (env.PICOFLOW_METRICS_PORT) s.metrics.port = envPort(env.PICOFLOW_METRICS_PORT);
+
+  if (flags.dbPath !== undefined) {
+    if (flags.dbPath === "") throw new ConfigError("--db-path: must not be empty");
+    s.dbPath = flags.dbPath;
+  }
+  if (flags.logLevel !== undefined) s.logLevel = pickEnum(flags.logLevel, LOG_LEVELS, "--log-level");
+  if (flags.logFormat !== undefined) s.logFormat = pickEnum(flags.logFormat, LOG_FORMATS, "--log-format");
+  return s;
+}
+
+function strip<T extends object>(o: T): Partial<T> {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined)) as Partial<T>;
+}
+
+export function defaultResolveInput(flags: FlagValues): ResolveInput {
+  return { flags, env: process.env, cwd: process.cwd(), home: homedir() };
+}

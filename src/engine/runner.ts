@@ -1,0 +1,331 @@
+// The runner: a ready queue over the DAG, bounded by max_parallel, with retries, backoff,
+// timeouts and continue_on_failure. It sees only the domain, the Executor interface and the
+// RunRecorder interface; every attempt is recorded and its slot freed in `finally`.
+
+import { PicoflowError } from "../errors.ts";
+import type { Logger } from "../log.ts";
+import { maskSecrets } from "../secrets.ts";
+import type { ExecResult, Executor, OutputStream, StopReason } from "../executors/types.ts";
+import type { RunRecorder, Trigger } from "../store/types.ts";
+import { insertSorted } from "../workflow/dag.ts";
+import type { Task, TaskType, Workflow } from "../workflow/types.ts";
+import type { RunEvents } from "./events.ts";
+import { Limiter, sleep } from "./limiter.ts";
+
+/** Loads an executor on first use, so a workflow without ssh tasks never loads ssh2. */
+export type ExecutorRegistry = Record<TaskType, () => Promise<Executor<any>>>;
+
+export interface RunOptions {
+  executors: ExecutorRegistry;
+  recorder: RunRecorder;
+  events?: RunEvents;
+  log: Logger;
+  trigger?: Trigger;
+  /** Aborted with a StopReason of kind "interrupt" on SIGINT/SIGTERM. */
+  signal?: AbortSignal;
+  /** Environment tasks inherit. */
+  env: Record<string, string | undefined>;
+  /** Cap on concurrent tasks in this run (the workflow's max_parallel, maybe lowered by config). */
+  maxParallel: number;
+  /** Slots shared with other runs (the daemon's global max_parallel). */
+  sharedSlots?: Limiter;
+  backoff: { multiplier: number; maxSeconds: number };
+  killGraceMs: number;
+  outputLimit: number;
+  /** How often live output of running tasks is written for `logs --follow`. */
+  outputFlushMs?: number;
+}
+
+export type FinalTaskStatus = "success" | "failed" | "timeout" | "skipped";
+
+export interface TaskSummary {
+  name: string;
+  status: FinalTaskStatus;
+  attempts: number;
+  /** Seconds across all attempts, backoff excluded. */
+  durationSeconds: number;
+  exitCode: number | null;
+  error?: string;
+  /** Why a skipped task never started. */
+  reason?: string;
+  /** A failure tolerated by continue_on_failure. */
+  tolerated: boolean;
+}
+
+export interface RunSummary {
+  runId: string;
+  workflow: string;
+  status: "success" | "failed";
+  durationSeconds: number;
+  tasks: TaskSummary[];
+  /** Set when the run was stopped by a signal. */
+  interrupted?: string;
+}
+
+/** Seconds to wait before attempt `failed + 1`: multiplier^(failed-1), capped. */
+export function backoffSeconds(failedAttempt: number, multiplier: number, maxSeconds: number): number {
+  return Math.min(maxSeconds, multiplier ** (failedAttempt - 1));
+}
+
+export const OUTPUT_LIMIT = 10 * 1024 * 1024;
+
+export async function runWorkflow(wf: Workflow, opts: RunOptions): Promise<RunSummary> {
+  const { recorder, events, log } = opts;
+  const trigger = opts.trigger ?? "manual";
+  const t0 = performance.now();
+  const runId = recorder.startRun(wf, trigger);
+  events?.emit("run:start", { runId, workflow: wf.name, file: wf.file, totalTasks: wf.tasks.length, trigger });
+  log.info("run started", { workflow: wf.name, execution_id: runId, tasks: wf.tasks.length, trigger });
+
+  const n = wf.tasks.length;
+  const index = new Map(wf.tasks.map((t, i) => [t.name, i]));
+  const waiting = wf.tasks.map((t) => t.dependsOn.length);
+  const dependants: number[][] = wf.tasks.map(() => []);
+  wf.tasks.forEach((t, i) => t.dependsOn.forEach((d) => dependants[index.get(d)!]!.push(i)));
+  const summaries: (TaskSummary | undefined)[] = new Array(n);
+  const ready: number[] = [];
+  waiting.forEach((w, i) => w === 0 && ready.push(i));
+
+  // One controller stops every running attempt: interrupt, or a store that fails under us.
+  const stopAll = new AbortController();
+  const onInterrupt = () => stopAll.abort(opts.signal!.reason);
+  opts.signal?.addEventListener("abort", onInterrupt, { once: true });
+  if (opts.signal?.aborted) onInterrupt();
+  let fatal: unknown;
+  let firstFailure: string | undefined;
+
+  // Live output is batched per attempt and written every outputFlushMs.
+  const pendingOutput = new Map<string, { stream: OutputStream; text: string }[]>();
+  const flushOutput = () => {
+    for (const [attemptId, parts] of pendingOutput) {
+      pendingOutput.delete(attemptId);
+      for (const p of mergeParts(parts)) {
+        try {
+          recorder.appendOutput(attemptId, p.stream, p.text);
+        } catch (err) {
+          fail(err);
+        }
+      }
+    }
+  };
+  const flushTimer = setInterval(flushOutput, opts.outputFlushMs ?? 500);
+
+  const fail = (err: unknown) => {
+    fatal ??= err;
+    if (!stopAll.signal.aborted) stopAll.abort({ kind: "interrupt", signal: "a database error" } satisfies StopReason);
+  };
+
+  const runTask = async (i: number): Promise<TaskSummary> => {
+    const task = wf.tasks[i]!;
+    const executor = await opts.executors[task.type]();
+    const maxAttempts = task.retry + 1;
+    let total = 0;
+    let last: ExecResult | undefined;
+    let attempt = 0;
+    let ran = 0;
+    while (attempt < maxAttempts) {
+      attempt++;
+      const release = opts.sharedSlots ? await opts.sharedSlots.acquire() : undefined;
+      try {
+        if (stopAll.signal.aborted) break;
+        const { result, seconds } = await runAttempt(task, executor, attempt, maxAttempts);
+        total += seconds;
+        last = result;
+        ran++;
+      } finally {
+        release?.();
+      }
+      if (last.status === "success" || stopAll.signal.aborted || attempt >= maxAttempts) break;
+      const delay = backoffSeconds(attempt, opts.backoff.multiplier, opts.backoff.maxSeconds);
+      events?.emit("task:retry", { runId, workflow: wf.name, task: task.name, nextAttempt: attempt + 1, maxAttempts, delaySeconds: delay });
+      log.info("task will retry", { workflow: wf.name, task: task.name, attempt, delay_seconds: delay, error: last.error });
+      await sleep(delay * 1000, stopAll.signal);
+      if (stopAll.signal.aborted) break;
+    }
+    const status: FinalTaskStatus = last ? (last.status === "success" ? "success" : last.status) : "skipped";
+    return {
+      name: task.name,
+      status,
+      attempts: ran,
+      durationSeconds: total,
+      exitCode: last?.exitCode ?? null,
+      error: last?.error,
+      reason: last ? undefined : "not started: run interrupted",
+      tolerated: status !== "success" && task.continueOnFailure,
+    };
+  };
+
+  const runAttempt = async (task: Task, executor: Executor<any>, attempt: number, maxAttempts: number) => {
+    const attemptId = recorder.startAttempt(runId, task.name, attempt);
+    events?.emit("task:start", { runId, workflow: wf.name, task: task.name, attempt, maxAttempts });
+    log.debug("task started", { workflow: wf.name, task: task.name, attempt });
+    const ctl = new AbortController();
+    const stop = () => ctl.abort(stopAll.signal.reason);
+    stopAll.signal.addEventListener("abort", stop, { once: true });
+    const timer =
+      task.timeout > 0
+        ? setTimeout(() => ctl.abort({ kind: "timeout", seconds: task.timeout } satisfies StopReason), task.timeout * 1000)
+        : undefined;
+    const start = performance.now();
+    let result: ExecResult;
+    try {
+      result = await executor.run(task.config, {
+        signal: ctl.signal,
+        env: opts.env,
+        killGraceMs: opts.killGraceMs,
+        outputLimit: opts.outputLimit,
+        log,
+        onOutput: (stream, text) => {
+          let parts = pendingOutput.get(attemptId);
+          if (!parts) pendingOutput.set(attemptId, (parts = []));
+          parts.push({ stream, text: maskSecrets(text, task.secrets) });
+        },
+      });
+    } catch (err) {
+      // An executor bug is this attempt's failure, not the end of the run.
+      result = { status: "failed", exitCode: null, stdout: "", stderr: "", error: `internal error: ${(err as Error).message}` };
+    } finally {
+      clearTimeout(timer);
+      stopAll.signal.removeEventListener("abort", stop);
+    }
+    const seconds = (performance.now() - start) / 1000;
+    result = maskResult(result, task.secrets);
+    pendingOutput.delete(attemptId);
+    try {
+      recorder.finishAttempt(attemptId, result, seconds);
+    } catch (err) {
+      fail(err);
+    }
+    const final = result.status === "success" || attempt >= maxAttempts || stopAll.signal.aborted;
+    events?.emit("task:finish", { runId, workflow: wf.name, task: task.name, attempt, maxAttempts, result, durationSeconds: seconds, final });
+    const level = result.status === "success" ? "debug" : "warn";
+    log[level]("task attempt finished", {
+      workflow: wf.name,
+      task: task.name,
+      attempt,
+      status: result.status,
+      exit_code: result.exitCode,
+      duration_seconds: round(seconds),
+      error: result.error,
+    });
+    return { result, seconds };
+  };
+
+  // The ready queue: start what is ready while slots are free; wake on every finish.
+  let running = 0;
+  let wake: (() => void) | undefined;
+  let halted = false;
+  const local = Math.max(1, opts.maxParallel);
+  try {
+    while (true) {
+      while (!halted && !stopAll.signal.aborted && ready.length && running < local) {
+        const i = ready.shift()!;
+        running++;
+        runTask(i)
+          .then(
+            (s) => {
+              summaries[i] = s;
+              if (s.status === "success" || s.tolerated) {
+                for (const d of dependants[i]!) if (--waiting[d]! === 0) insertSorted(ready, d);
+              } else if (s.status !== "skipped") {
+                halted = true;
+                firstFailure ??= wf.tasks[i]!.name;
+              }
+            },
+            (err) => {
+              fail(err);
+              summaries[i] = { name: wf.tasks[i]!.name, status: "failed", attempts: 0, durationSeconds: 0, exitCode: null, error: String(err), tolerated: false };
+            },
+          )
+          .finally(() => {
+            running--;
+            wake?.();
+          });
+      }
+      if (running === 0) break;
+      await new Promise<void>((resolve) => (wake = resolve));
+    }
+  } finally {
+    clearInterval(flushTimer);
+    opts.signal?.removeEventListener("abort", onInterrupt);
+  }
+
+  const interrupted = stopAll.signal.aborted ? (stopAll.signal.reason as StopReason) : undefined;
+  const interruptedBy = interrupted?.kind === "interrupt" ? interrupted.signal : undefined;
+  const skipped: { task: string; reason: string }[] = [];
+  // Reasons for tasks that never started, in declaration order: upstream failures propagate.
+  const upstream = new Map<number, string>();
+  wf.tasks.forEach((t, i) => {
+    if (summaries[i] && summaries[i]!.status !== "skipped") return;
+    let reason: string;
+    const failedDep = t.dependsOn.map((d) => index.get(d)!).find((j) => {
+      const s = summaries[j];
+      return (s && s.status !== "success" && s.status !== "skipped" && !s.tolerated) || upstream.has(j);
+    });
+    if (failedDep !== undefined) {
+      const root = upstream.get(failedDep) ?? wf.tasks[failedDep]!.name;
+      upstream.set(i, root);
+      reason = `skipped: upstream '${root}' failed`;
+    } else if (interruptedBy) {
+      reason = `not started: run interrupted by ${interruptedBy}`;
+    } else if (firstFailure) {
+      reason = `skipped: run stopped after '${firstFailure}' failed`;
+    } else {
+      reason = "not started";
+    }
+    summaries[i] = { name: t.name, status: "skipped", attempts: 0, durationSeconds: 0, exitCode: null, reason, tolerated: false };
+    skipped.push({ task: t.name, reason });
+  });
+
+  const tasks = summaries as TaskSummary[];
+  const failedHard = tasks.some((s) => (s.status === "failed" || s.status === "timeout") && !s.tolerated);
+  const status = failedHard || interruptedBy || skipped.length ? "failed" : "success";
+  const summary: RunSummary = {
+    runId,
+    workflow: wf.name,
+    status,
+    durationSeconds: (performance.now() - t0) / 1000,
+    tasks,
+    interrupted: interruptedBy,
+  };
+  if (fatal === undefined) {
+    try {
+      recorder.finishRun(runId, {
+        status,
+        successfulTasks: tasks.filter((s) => s.status === "success").length,
+        failedTasks: tasks.filter((s) => s.status === "failed" || s.status === "timeout").length,
+        error: interruptedBy ? `interrupted by ${interruptedBy}` : undefined,
+        skipped,
+      });
+    } catch (err) {
+      fatal = err;
+    }
+  }
+  events?.emit("run:finish", summary);
+  log.info("run finished", { workflow: wf.name, execution_id: runId, status, duration_seconds: round(summary.durationSeconds) });
+  if (fatal !== undefined) throw fatal instanceof PicoflowError ? fatal : new PicoflowError(String(fatal), 6);
+  return summary;
+}
+
+function maskResult(r: ExecResult, secrets: string[]): ExecResult {
+  if (!secrets.length) return r;
+  return {
+    ...r,
+    stdout: maskSecrets(r.stdout, secrets),
+    stderr: maskSecrets(r.stderr, secrets),
+    error: r.error === undefined ? undefined : maskSecrets(r.error, secrets),
+  };
+}
+
+/** Join consecutive parts of the same stream, so one flush is one row per stream switch. */
+function mergeParts(parts: { stream: OutputStream; text: string }[]): { stream: OutputStream; text: string }[] {
+  const out: { stream: OutputStream; text: string }[] = [];
+  for (const p of parts) {
+    const last = out[out.length - 1];
+    if (last && last.stream === p.stream) last.text += p.text;
+    else out.push({ ...p });
+  }
+  return out;
+}
+
+const round = (s: number) => Math.round(s * 1000) / 1000;

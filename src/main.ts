@@ -1,0 +1,75 @@
+#!/usr/bin/env bun
+// Entry point: parse argv, dispatch to a command, and turn any error into one line and an exit code.
+
+import { cac, type CAC } from "cac";
+import pkg from "../package.json" with { type: "json" };
+import { registerRun } from "./cli/run.ts";
+import { registerValidate } from "./cli/validate.ts";
+import { ConfigError, exitCodeOf, messageOf, PicoflowError } from "./errors.ts";
+
+export const VERSION: string = pkg.version;
+
+function buildCli(): CAC {
+  const cli = cac("picoflow");
+  cli
+    .option("-l, --log-level <level>", "Log level: error, warn, info, debug, trace (default: info)")
+    .option("--log-format <format>", "Log format: json, pretty (default: json; pretty on a terminal)")
+    .option("--db-path <path>", "Database file path (default: picoflow.db)")
+    .option("--config <file>", "Config file (default: ./picoflow.toml, ~/.config/picoflow/config.toml, /etc/picoflow/config.toml)");
+  registerRun(cli);
+  registerValidate(cli);
+  cli.help();
+  cli.version(VERSION, "-V, --version");
+  return cli;
+}
+
+/** Stack traces only when the user asked for debug logs. */
+function wantsDebug(argv: string[]): boolean {
+  const level = process.env.PICOFLOW_LOG_LEVEL ?? "";
+  const i = argv.findIndex((a) => a === "-l" || a === "--log-level");
+  const flag = i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith("--log-level="))?.split("=")[1];
+  return /^(debug|trace)$/i.test(flag ?? level);
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const cli = buildCli();
+  try {
+    try {
+      cli.parse(argv, { run: false });
+    } catch (err) {
+      throw new ConfigError(messageOf(err));
+    }
+    if (cli.options.help || cli.options.version) return 0;
+    if (!cli.matchedCommand) {
+      if (cli.args.length === 0) {
+        cli.outputHelp();
+        return 0;
+      }
+      throw new ConfigError(`unknown command '${cli.args[0]}' (see 'picoflow --help')`);
+    }
+    try {
+      await cli.runMatchedCommand();
+    } catch (err) {
+      // cac reports bad arguments as plain errors named CACError.
+      if (err instanceof Error && err.name === "CACError") throw new ConfigError(err.message);
+      throw err;
+    }
+    return typeof process.exitCode === "number" ? process.exitCode : 0;
+  } catch (err) {
+    printError(err, wantsDebug(argv));
+    return exitCodeOf(err);
+  }
+}
+
+/** The one place errors are printed. */
+function printError(err: unknown, debug: boolean): void {
+  const lines = messageOf(err).split("\n");
+  // Validation reports one problem per line, each already "FILE:LINE:COL: ..."; others get a prefix.
+  const text = err instanceof PicoflowError && err.exitCode === 2 ? lines.join("\n") : `picoflow: ${lines.join("\n")}`;
+  process.stderr.write(text + "\n");
+  if (debug && err instanceof Error && err.stack) process.stderr.write(err.stack + "\n");
+}
+
+if (import.meta.main) {
+  process.exitCode = await main(process.argv);
+}

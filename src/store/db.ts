@@ -1,0 +1,204 @@
+// The one place that opens SQLite (bun:sqlite). Every connection gets WAL, a busy timeout and
+// foreign keys; migrations are gated on PRAGMA user_version inside BEGIN IMMEDIATE, so a
+// `run` and the daemon can open the same new file at the same moment.
+
+import { Database } from "bun:sqlite";
+import { closeSync, existsSync, openSync, statSync } from "node:fs";
+import { dirname, resolve } from "node:path";
+import { DatabaseError } from "../errors.ts";
+
+export type { Database };
+
+/** Schema version this binary writes. A newer database is refused. */
+export const SCHEMA_VERSION = 1;
+
+/** Milliseconds a connection waits for another writer before reporting "database is locked". */
+export const BUSY_TIMEOUT_MS = 10_000;
+
+// Tables and indexes from the spec's "Database Schema", column for column, plus columns and
+// tables of our own (owner, trigger, skipped tasks, live output chunks, known workflows).
+const MIGRATIONS: string[] = [
+  `
+  CREATE TABLE workflow_executions (
+      id TEXT PRIMARY KEY,
+      workflow_name TEXT NOT NULL,
+      started_at TEXT NOT NULL,
+      finished_at TEXT,
+      status TEXT NOT NULL,
+      duration_seconds REAL,
+      total_tasks INTEGER NOT NULL,
+      successful_tasks INTEGER,
+      failed_tasks INTEGER,
+      created_at TEXT NOT NULL,
+      trigger TEXT NOT NULL DEFAULT 'manual',
+      owner_pid INTEGER,
+      owner_identity TEXT,
+      error_message TEXT,
+      workflow_file TEXT,
+      task_names TEXT
+  );
+  CREATE INDEX idx_workflow_name ON workflow_executions(workflow_name);
+  CREATE INDEX idx_started_at ON workflow_executions(started_at);
+  CREATE INDEX idx_status ON workflow_executions(status);
+
+  CREATE TABLE task_executions (
+      id TEXT PRIMARY KEY,
+      workflow_execution_id TEXT NOT NULL,
+      task_name TEXT NOT NULL,
+      status TEXT NOT NULL,
+      started_at TEXT NOT NULL,
+      finished_at TEXT,
+      exit_code INTEGER,
+      stdout TEXT,
+      stderr TEXT,
+      attempt INTEGER NOT NULL DEFAULT 1,
+      error_message TEXT,
+      duration_seconds REAL,
+      created_at TEXT NOT NULL,
+      http_status INTEGER,
+      FOREIGN KEY (workflow_execution_id) REFERENCES workflow_executions(id) ON DELETE CASCADE
+  );
+  CREATE INDEX idx_workflow_execution_id ON task_executions(workflow_execution_id);
+  CREATE INDEX idx_task_name ON task_executions(task_name);
+  CREATE INDEX idx_task_status ON task_executions(status);
+  CREATE INDEX idx_task_started_at ON task_executions(started_at);
+
+  CREATE TABLE skipped_tasks (
+      workflow_execution_id TEXT NOT NULL REFERENCES workflow_executions(id) ON DELETE CASCADE,
+      task_name TEXT NOT NULL,
+      reason TEXT NOT NULL,
+      PRIMARY KEY (workflow_execution_id, task_name)
+  );
+
+  CREATE TABLE task_output_chunks (
+      id INTEGER PRIMARY KEY,
+      task_execution_id TEXT NOT NULL REFERENCES task_executions(id) ON DELETE CASCADE,
+      stream TEXT NOT NULL,
+      data TEXT NOT NULL
+  );
+  CREATE INDEX idx_output_chunks_task ON task_output_chunks(task_execution_id, id);
+
+  CREATE TABLE workflows (
+      name TEXT PRIMARY KEY,
+      file TEXT,
+      description TEXT,
+      schedule TEXT,
+      task_count INTEGER NOT NULL,
+      first_seen_at TEXT NOT NULL,
+      last_seen_at TEXT NOT NULL
+  );
+  `,
+];
+
+const PICOFLOW_TABLES = ["workflow_executions", "task_executions"];
+
+export interface OpenOptions {
+  /** Read-only: never creates or migrates; a missing file is an error. */
+  readonly?: boolean;
+}
+
+/** Open (and for writers, create and migrate) the database at `path`. Throws DatabaseError. */
+export function openDatabase(path: string, opts: OpenOptions = {}): Database {
+  const abs = resolve(path);
+  if (opts.readonly) {
+    if (!existsSync(abs)) throw new DatabaseError(`${path}: no database here yet (nothing has run with this --db-path)`);
+  } else {
+    prepareFile(path, abs);
+  }
+  let db: Database;
+  try {
+    db = new Database(abs, opts.readonly ? { readonly: true } : { create: true, readwrite: true });
+  } catch (err) {
+    throw new DatabaseError(`${path}: cannot open database: ${(err as Error).message}`);
+  }
+  try {
+    db.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
+    if (!opts.readonly) {
+      db.run("PRAGMA journal_mode = WAL");
+      // NORMAL in WAL mode is durable across a crash of the process, and cheap per commit.
+      db.run("PRAGMA synchronous = NORMAL");
+    }
+    db.run("PRAGMA foreign_keys = ON");
+    if (opts.readonly) checkReadable(db, path);
+    else migrate(db, path);
+  } catch (err) {
+    db.close();
+    if (err instanceof DatabaseError) throw err;
+    throw databaseError(path, err);
+  }
+  return db;
+}
+
+/** Turn an SQLite exception into one clear line. */
+export function databaseError(path: string, err: unknown): DatabaseError {
+  const msg = (err as Error).message ?? String(err);
+  if (/file is not a database|malformed|corrupt/i.test(msg)) {
+    return new DatabaseError(`${path}: not a PicoFlow database, or the file is corrupt (${msg})`);
+  }
+  if (/locked|busy/i.test(msg)) return new DatabaseError(`${path}: database is busy: ${msg}`);
+  if (/readonly|read-only/i.test(msg)) return new DatabaseError(`${path}: database is read-only: ${msg}`);
+  return new DatabaseError(`${path}: database error: ${msg}`);
+}
+
+function prepareFile(path: string, abs: string): void {
+  const dir = dirname(abs);
+  let dirStat;
+  try {
+    dirStat = statSync(dir);
+  } catch {
+    throw new DatabaseError(`${path}: cannot create database: directory ${dir} does not exist`);
+  }
+  if (!dirStat.isDirectory()) throw new DatabaseError(`${path}: cannot create database: ${dir} is not a directory`);
+  if (existsSync(abs)) {
+    if (statSync(abs).isDirectory()) throw new DatabaseError(`${path}: is a directory, not a database file`);
+    return;
+  }
+  try {
+    // Create it ourselves so it is born 0600: run output may hold secrets of the user's.
+    closeSync(openSync(abs, "wx", 0o600));
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") return;
+    if (code === "EACCES" || code === "EPERM" || code === "EROFS") {
+      throw new DatabaseError(`${path}: cannot create database: directory ${dir} is not writable`);
+    }
+    throw new DatabaseError(`${path}: cannot create database: ${code ?? (err as Error).message}`);
+  }
+}
+
+function userVersion(db: Database): number {
+  return (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
+}
+
+function migrate(db: Database, path: string): void {
+  if (userVersion(db) === SCHEMA_VERSION) return;
+  db.run("BEGIN IMMEDIATE");
+  try {
+    // Re-check under the write lock: another process may have migrated meanwhile.
+    const version = userVersion(db);
+    if (version > SCHEMA_VERSION) {
+      throw new DatabaseError(`${path}: database schema version ${version} is newer than this picoflow understands (${SCHEMA_VERSION}); upgrade picoflow`);
+    }
+    if (version === 0) {
+      const tables = db.query("SELECT count(*) AS n FROM sqlite_master").get() as { n: number };
+      if (tables.n > 0) throw new DatabaseError(`${path}: not a PicoFlow database (it has tables of another program)`);
+    }
+    for (let v = version; v < SCHEMA_VERSION; v++) db.run(MIGRATIONS[v]!);
+    db.run(`PRAGMA user_version = ${SCHEMA_VERSION}`);
+    db.run("COMMIT");
+  } catch (err) {
+    db.run("ROLLBACK");
+    throw err;
+  }
+}
+
+function checkReadable(db: Database, path: string): void {
+  const version = userVersion(db);
+  if (version > SCHEMA_VERSION) {
+    throw new DatabaseError(`${path}: database schema version ${version} is newer than this picoflow understands (${SCHEMA_VERSION}); upgrade picoflow`);
+  }
+  const names = (db.query("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name);
+  if (version === 0 || !PICOFLOW_TABLES.every((t) => names.includes(t))) {
+    throw new DatabaseError(`${path}: not a PicoFlow database (no PicoFlow tables in it)`);
+  }
+}

@@ -1,0 +1,176 @@
+// Writes runs as they happen: one short immediate transaction per event, prepared statements.
+
+import type { ExecResult, OutputStream } from "../executors/types.ts";
+import type { Workflow } from "../workflow/types.ts";
+import { databaseError, type Database } from "./db.ts";
+import type { RunFinish, RunRecorder, Trigger } from "./types.ts";
+
+const now = () => new Date().toISOString();
+
+export interface Owner {
+  pid: number;
+  /** Identity that survives pid reuse (see sys/proc.ts). */
+  identity: string;
+}
+
+export class SqliteRecorder implements RunRecorder {
+  private readonly started = new Map<string, number>();
+  private readonly q;
+
+  constructor(
+    private readonly db: Database,
+    private readonly owner: Owner,
+    private readonly path: string,
+  ) {
+    this.q = {
+      insertRun: db.prepare(
+        `INSERT INTO workflow_executions (id, workflow_name, started_at, status, total_tasks, successful_tasks,
+           failed_tasks, created_at, trigger, owner_pid, owner_identity, workflow_file, task_names)
+         VALUES (?, ?, ?, 'running', ?, 0, 0, ?, ?, ?, ?, ?, ?)`,
+      ),
+      upsertWorkflow: db.prepare(
+        `INSERT INTO workflows (name, file, description, schedule, task_count, first_seen_at, last_seen_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+         ON CONFLICT(name) DO UPDATE SET file = ?2, description = ?3, schedule = ?4, task_count = ?5, last_seen_at = ?6`,
+      ),
+      insertAttempt: db.prepare(
+        `INSERT INTO task_executions (id, workflow_execution_id, task_name, status, started_at, attempt, created_at)
+         VALUES (?, ?, ?, 'running', ?, ?, ?)`,
+      ),
+      insertChunk: db.prepare(`INSERT INTO task_output_chunks (task_execution_id, stream, data) VALUES (?, ?, ?)`),
+      finishAttempt: db.prepare(
+        `UPDATE task_executions SET status = ?, finished_at = ?, exit_code = ?, stdout = ?, stderr = ?,
+           error_message = ?, duration_seconds = ?, http_status = ? WHERE id = ?`,
+      ),
+      deleteChunks: db.prepare(`DELETE FROM task_output_chunks WHERE task_execution_id = ?`),
+      finishRun: db.prepare(
+        `UPDATE workflow_executions SET status = ?, finished_at = ?, duration_seconds = ?, successful_tasks = ?,
+           failed_tasks = ?, error_message = ? WHERE id = ?`,
+      ),
+      insertSkipped: db.prepare(`INSERT OR REPLACE INTO skipped_tasks (workflow_execution_id, task_name, reason) VALUES (?, ?, ?)`),
+    };
+  }
+
+  private write<T>(fn: () => T): T {
+    try {
+      return this.db.transaction(fn).immediate();
+    } catch (err) {
+      throw databaseError(this.path, err);
+    }
+  }
+
+  /** Remember a workflow as known (for `workflow list`), without running it. */
+  noteWorkflow(wf: Workflow): void {
+    this.write(() => this.q.upsertWorkflow.run(wf.name, wf.file, wf.description ?? null, wf.schedule ?? null, wf.tasks.length, now()));
+  }
+
+  startRun(wf: Workflow, trigger: Trigger): string {
+    const id = crypto.randomUUID();
+    const ts = now();
+    this.write(() => {
+      this.q.upsertWorkflow.run(wf.name, wf.file, wf.description ?? null, wf.schedule ?? null, wf.tasks.length, ts);
+      this.q.insertRun.run(
+        id,
+        wf.name,
+        ts,
+        wf.tasks.length,
+        ts,
+        trigger,
+        this.owner.pid,
+        this.owner.identity,
+        wf.file,
+        JSON.stringify(wf.tasks.map((t) => t.name)),
+      );
+    });
+    this.started.set(id, performance.now());
+    return id;
+  }
+
+  startAttempt(runId: string, task: string, attempt: number): string {
+    const id = crypto.randomUUID();
+    const ts = now();
+    this.write(() => this.q.insertAttempt.run(id, runId, task, ts, attempt, ts));
+    return id;
+  }
+
+  appendOutput(attemptId: string, stream: OutputStream, text: string): void {
+    this.write(() => this.q.insertChunk.run(attemptId, stream, text));
+  }
+
+  finishAttempt(attemptId: string, r: ExecResult, durationSeconds: number): void {
+    this.write(() => {
+      this.q.finishAttempt.run(
+        r.status,
+        now(),
+        r.exitCode,
+        r.stdout,
+        r.stderr,
+        r.error ?? null,
+        durationSeconds,
+        r.httpStatus ?? null,
+        attemptId,
+      );
+      this.q.deleteChunks.run(attemptId);
+    });
+  }
+
+  finishRun(runId: string, f: RunFinish): void {
+    const t0 = this.started.get(runId);
+    this.started.delete(runId);
+    const duration = t0 === undefined ? null : (performance.now() - t0) / 1000;
+    this.write(() => {
+      this.q.finishRun.run(f.status, now(), duration, f.successfulTasks, f.failedTasks, f.error ?? null, runId);
+      for (const s of f.skipped) this.q.insertSkipped.run(runId, s.task, s.reason);
+    });
+  }
+}
+
+/**
+ * Close runs whose owning process is gone (kill -9, power loss): the run and its unfinished
+ * attempts become `failed` with the reason. Runs of live processes are never touched.
+ * Returns the ids of the runs it closed.
+ */
+export function recoverOrphans(db: Database, path: string, isAlive: (pid: number, identity: string | null) => boolean): string[] {
+  try {
+    const open = db
+      .query(`SELECT id, owner_pid, owner_identity, started_at FROM workflow_executions WHERE status IN ('pending', 'running')`)
+      .all() as { id: string; owner_pid: number | null; owner_identity: string | null; started_at: string }[];
+    const dead = open.filter((r) => r.owner_pid === null || !isAlive(r.owner_pid, r.owner_identity));
+    if (!dead.length) return [];
+    const ts = now();
+    db.transaction(() => {
+      for (const r of dead) {
+        const reason = r.owner_pid === null ? "interrupted: owner unknown" : `interrupted: process ${r.owner_pid} is gone`;
+        const duration = (Date.parse(ts) - Date.parse(r.started_at)) / 1000;
+        db.run(
+          `UPDATE task_executions SET status = 'failed', finished_at = ?, error_message = ?,
+             duration_seconds = (julianday(?) - julianday(started_at)) * 86400
+           WHERE workflow_execution_id = ? AND status IN ('pending', 'running', 'retrying')`,
+          [ts, reason, ts, r.id],
+        );
+        db.run(
+          `DELETE FROM task_output_chunks WHERE task_execution_id IN
+             (SELECT id FROM task_executions WHERE workflow_execution_id = ?)`,
+          [r.id],
+        );
+        const counts = db
+          .query(
+            `SELECT
+               (SELECT count(DISTINCT task_name) FROM task_executions t WHERE workflow_execution_id = ?1 AND status = 'success') AS ok,
+               (SELECT count(DISTINCT task_name) FROM task_executions t WHERE workflow_execution_id = ?1 AND status != 'success'
+                  AND NOT EXISTS (SELECT 1 FROM task_executions s WHERE s.workflow_execution_id = ?1
+                                  AND s.task_name = t.task_name AND s.status = 'success')) AS bad`,
+          )
+          .get(r.id) as { ok: number; bad: number };
+        db.run(
+          `UPDATE workflow_executions SET status = 'failed', finished_at = ?, duration_seconds = ?,
+             successful_tasks = ?, failed_tasks = ?, error_message = ? WHERE id = ?`,
+          [ts, duration, counts.ok, counts.bad, reason, r.id],
+        );
+      }
+    }).immediate();
+    return dead.map((r) => r.id);
+  } catch (err) {
+    throw databaseError(path, err);
+  }
+}

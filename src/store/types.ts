@@ -1,0 +1,27 @@
+// What the engine needs from storage, as an interface: the runner never sees SQLite.
+
+import type { ExecResult, OutputStream } from "../executors/types.ts";
+import type { Workflow } from "../workflow/types.ts";
+
+export type Trigger = "manual" | "schedule";
+export type RunStatus = "pending" | "running" | "success" | "failed";
+
+export interface RunFinish {
+  status: "success" | "failed";
+  successfulTasks: number;
+  failedTasks: number;
+  /** Why the run failed as a whole (interrupted, store error), if not just a task failure. */
+  error?: string;
+  /** Tasks that never started, with the reason. */
+  skipped: { task: string; reason: string }[];
+}
+
+/** Records one run as it happens. Every call is durable when it returns. */
+export interface RunRecorder {
+  startRun(wf: Workflow, trigger: Trigger): string;
+  startAttempt(runId: string, task: string, attempt: number): string;
+  /** Output of a still-running attempt, so other processes can follow it. */
+  appendOutput(attemptId: string, stream: OutputStream, text: string): void;
+  finishAttempt(attemptId: string, result: ExecResult, durationSeconds: number): void;
+  finishRun(runId: string, finish: RunFinish): void;
+}

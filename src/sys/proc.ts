@@ -1,0 +1,48 @@
+// Process identity from /proc: a pid plus its start time names one process, even after the
+// kernel reuses the pid. Used to tell a dead run's owner from a live one.
+
+import { readFileSync } from "node:fs";
+
+/** Start time of `pid` in clock ticks since boot (field 22 of /proc/PID/stat), or null if gone. */
+export function processStartTime(pid: number): string | null {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
+    const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    return rest[19] ?? null;
+  } catch {
+    return null;
+  }
+}
+
+/** Boot id, so start times from before a reboot never match a process after it. */
+export function bootId(): string {
+  try {
+    return readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+  } catch {
+    return "unknown";
+  }
+}
+
+/** Identity string of this process: "bootid:starttime". */
+export function selfIdentity(): string {
+  return `${bootId()}:${processStartTime(process.pid) ?? "?"}`;
+}
+
+/** True if the process `pid` that had identity `identity` is still running. */
+export function isProcessAlive(pid: number, identity: string | null): boolean {
+  const start = processStartTime(pid);
+  if (start === null) return false;
+  if (!identity) return true; // no identity recorded: assume alive, never close a live run
+  return identity === `${bootId()}:${start}`;
+}
+
+/** Resident set size of `pid` in bytes from /proc/PID/status, or null. */
+export function residentBytes(pid: number = process.pid): number | null {
+  try {
+    const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) * 1024 : null;
+  } catch {
+    return null;
+  }
+}

@@ -1,0 +1,123 @@
+// The one place that spawns task processes (Bun.spawn). Each child leads its own process
+// group, so a timeout or Ctrl-C can stop the whole tree: SIGTERM to the group, SIGKILL after
+// a grace period. Both pipes are drained concurrently with a cap, so a child never blocks.
+
+import { statSync } from "node:fs";
+import { constants } from "node:os";
+import { drain, OutputBuffer } from "../executors/capture.ts";
+
+export interface ProcessSpec {
+  argv: string[];
+  cwd?: string;
+  env: Record<string, string | undefined>;
+  signal: AbortSignal;
+  killGraceMs: number;
+  outputLimit: number;
+  onOutput?: (stream: "stdout" | "stderr", text: string) => void;
+}
+
+export interface ProcessOutcome {
+  /** Exit code, or 128 + signal number when killed by a signal (as shells report it). */
+  exitCode: number | null;
+  /** Signal that ended the process, if any. */
+  signal: string | null;
+  stdout: string;
+  stderr: string;
+  /** Set when the process could not be started at all. */
+  spawnError?: string;
+  /** True when `signal` was aborted before the process ended on its own. */
+  stopped: boolean;
+}
+
+/** Send `sig` to every process in group `pgid`. False if the group no longer exists. */
+export function killGroup(pgid: number, sig: NodeJS.Signals | 0): boolean {
+  try {
+    process.kill(-pgid, sig);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** SIGTERM the group, SIGKILL whatever is left after `graceMs`. Resolves when the group is gone. */
+export async function terminateGroup(pgid: number, graceMs: number): Promise<void> {
+  if (!killGroup(pgid, "SIGTERM")) return;
+  const deadline = Date.now() + graceMs;
+  while (Date.now() < deadline) {
+    await Bun.sleep(Math.min(50, Math.max(1, deadline - Date.now())));
+    if (!killGroup(pgid, 0)) return;
+  }
+  killGroup(pgid, "SIGKILL");
+}
+
+function startProblem(spec: ProcessSpec, err: unknown): { exitCode: number | null; message: string } {
+  if (spec.cwd) {
+    let isDir = false;
+    try {
+      isDir = statSync(spec.cwd).isDirectory();
+    } catch {}
+    if (!isDir) return { exitCode: null, message: `workdir ${spec.cwd} does not exist or is not a directory` };
+  }
+  const code = (err as NodeJS.ErrnoException).code;
+  const cmd = spec.argv[0];
+  if (code === "ENOENT") return { exitCode: 127, message: `command not found: ${cmd}` };
+  if (code === "EACCES" || code === "EPERM") return { exitCode: 126, message: `permission denied: ${cmd}` };
+  return { exitCode: 126, message: `cannot start ${cmd}: ${code ?? (err as Error).message}` };
+}
+
+export async function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
+  const out = new OutputBuffer(spec.outputLimit);
+  const err = new OutputBuffer(spec.outputLimit);
+  if (spec.signal.aborted) return { exitCode: null, signal: null, stdout: "", stderr: "", spawnError: "not started: stopped", stopped: true };
+
+  let child: Bun.Subprocess<"ignore", "pipe", "pipe">;
+  try {
+    child = Bun.spawn(spec.argv, {
+      cwd: spec.cwd,
+      env: spec.env,
+      stdin: "ignore",
+      stdout: "pipe",
+      stderr: "pipe",
+      // setsid(): the child leads a new process group, and Ctrl-C on our terminal does not
+      // reach it directly; we decide when and how it is stopped.
+      detached: true,
+    });
+  } catch (e) {
+    const p = startProblem(spec, e);
+    return { exitCode: p.exitCode, signal: null, stdout: "", stderr: "", spawnError: p.message, stopped: false };
+  }
+  const pgid = child.pid;
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= terminateGroup(pgid, spec.killGraceMs);
+  };
+  spec.signal.addEventListener("abort", stop, { once: true });
+
+  const drains = Promise.all([
+    drain(child.stdout, out, spec.onOutput && ((t) => spec.onOutput!("stdout", t))),
+    drain(child.stderr, err, spec.onOutput && ((t) => spec.onOutput!("stderr", t))),
+  ]);
+
+  let stopped = false;
+  try {
+    await child.exited;
+    stopped = spec.signal.aborted;
+    // The leader is gone. Anything it left in its group (a backgrounded child) is stopped
+    // too, so no orphan outlives its task; it would also hold our pipes open.
+    if (killGroup(pgid, 0)) stop();
+    if (stopping) await stopping;
+    // The pipes close once every writer is gone. A process that escaped the group with its
+    // own setsid() could keep them open: don't wait for it forever.
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([drains, new Promise((r) => (timer = setTimeout(r, spec.killGraceMs + 1000)))]);
+    clearTimeout(timer);
+  } finally {
+    spec.signal.removeEventListener("abort", stop);
+  }
+
+  const sig = child.signalCode as string | null;
+  const signum = sig ? (constants.signals as Record<string, number>)[sig] ?? 0 : 0;
+  const exitCode = child.exitCode ?? (sig ? 128 + signum : null);
+  return { exitCode, signal: sig, stdout: out.text(), stderr: err.text(), stopped };
+}

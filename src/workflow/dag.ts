@@ -1,0 +1,165 @@
+// Pure DAG checks and ordering over task names. No I/O, no clocks: table tests cover it.
+
+export interface DagNode {
+  name: string;
+  dependsOn: readonly string[];
+}
+
+/** A problem found in the graph. `path` is relative to the workflow's `tasks` list. */
+export interface DagProblem {
+  path: (string | number)[];
+  message: string;
+}
+
+/**
+ * Every structural problem in one pass: duplicate names, a task depending on itself, a
+ * dependency listed twice, unknown dependencies, and each cycle with its path.
+ */
+export function checkDag(nodes: readonly DagNode[]): DagProblem[] {
+  const problems: DagProblem[] = [];
+  const firstIndex = new Map<string, number>();
+  nodes.forEach((n, i) => {
+    const seen = firstIndex.get(n.name);
+    if (seen === undefined) firstIndex.set(n.name, i);
+    else problems.push({ path: [i, "name"], message: `duplicate task name '${n.name}' (first defined at tasks[${seen}])` });
+  });
+
+  // Edges that are sound enough to look for cycles in.
+  const edges: number[][] = nodes.map(() => []);
+  nodes.forEach((n, i) => {
+    const listed = new Set<string>();
+    n.dependsOn.forEach((dep, k) => {
+      const at = [i, "depends_on", k];
+      if (listed.has(dep)) {
+        problems.push({ path: at, message: `'${dep}' is listed twice` });
+        return;
+      }
+      listed.add(dep);
+      if (dep === n.name) {
+        problems.push({ path: at, message: `task '${n.name}' depends on itself` });
+        return;
+      }
+      const j = firstIndex.get(dep);
+      if (j === undefined) {
+        problems.push({ path: at, message: `unknown task '${dep}'${suggest(dep, firstIndex.keys())}` });
+        return;
+      }
+      edges[i]!.push(j);
+    });
+  });
+
+  for (const cycle of findCycles(edges)) {
+    const names = [...cycle, cycle[0]!].map((i) => nodes[i]!.name);
+    problems.push({ path: [cycle[0]!, "depends_on"], message: `dependency cycle: ${names.join(" -> ")}` });
+  }
+  return problems;
+}
+
+/** One cycle per strongly connected tangle, each starting at its first-declared task. */
+function findCycles(edges: number[][]): number[][] {
+  const WHITE = 0;
+  const GREY = 1;
+  const BLACK = 2;
+  const color = new Uint8Array(edges.length);
+  const cycles: number[][] = [];
+  for (let root = 0; root < edges.length; root++) {
+    if (color[root] !== WHITE) continue;
+    // Iterative DFS: a chain of 1000 tasks must not overflow the stack.
+    const stack: { node: number; next: number }[] = [{ node: root, next: 0 }];
+    const onPath: number[] = [root];
+    color[root] = GREY;
+    while (stack.length) {
+      const top = stack[stack.length - 1]!;
+      const out = edges[top.node]!;
+      if (top.next < out.length) {
+        const child = out[top.next++]!;
+        if (color[child] === WHITE) {
+          color[child] = GREY;
+          stack.push({ node: child, next: 0 });
+          onPath.push(child);
+        } else if (color[child] === GREY) {
+          const cycle = onPath.slice(onPath.indexOf(child));
+          // Rotate so the cycle starts at its first-declared task: stable, readable messages.
+          const min = cycle.indexOf(Math.min(...cycle));
+          cycles.push([...cycle.slice(min), ...cycle.slice(0, min)]);
+        }
+      } else {
+        color[top.node] = BLACK;
+        stack.pop();
+        onPath.pop();
+      }
+    }
+  }
+  return cycles;
+}
+
+/**
+ * Levels by longest path from a root: level 0 has no dependencies, level k depends on
+ * something in level k-1. Assumes a checked, acyclic graph.
+ */
+export function dagLevels(nodes: readonly DagNode[]): string[][] {
+  const index = new Map(nodes.map((n, i) => [n.name, i]));
+  const level = new Array<number>(nodes.length).fill(-1);
+  for (const i of topoOrder(nodes)) {
+    let l = 0;
+    for (const d of nodes[i]!.dependsOn) l = Math.max(l, level[index.get(d)!]! + 1);
+    level[i] = l;
+  }
+  const out: string[][] = [];
+  nodes.forEach((n, i) => (out[level[i]!] ??= []).push(n.name));
+  return out;
+}
+
+/** Indexes in a dependency-respecting order; among ready tasks, declaration order. */
+export function topoOrder(nodes: readonly DagNode[]): number[] {
+  const index = new Map(nodes.map((n, i) => [n.name, i]));
+  const waiting = nodes.map((n) => n.dependsOn.length);
+  const dependants: number[][] = nodes.map(() => []);
+  nodes.forEach((n, i) => n.dependsOn.forEach((d) => dependants[index.get(d)!]!.push(i)));
+  const order: number[] = [];
+  // A sorted ready list keeps declaration order among ready tasks.
+  const ready = waiting.flatMap((w, i) => (w === 0 ? [i] : []));
+  while (ready.length) {
+    const i = ready.shift()!;
+    order.push(i);
+    for (const d of dependants[i]!) if (--waiting[d]! === 0) insertSorted(ready, d);
+  }
+  return order;
+}
+
+export function insertSorted(list: number[], value: number): void {
+  let lo = 0;
+  let hi = list.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (list[mid]! < value) lo = mid + 1;
+    else hi = mid;
+  }
+  list.splice(lo, 0, value);
+}
+
+/** " (did you mean 'x'?)" for a near miss, else "". */
+export function suggest(word: string, candidates: Iterable<string>): string {
+  let best: string | undefined;
+  let bestDist = Math.max(1, Math.floor(word.length / 3)) + 1;
+  for (const c of candidates) {
+    const d = editDistance(word, c);
+    if (d < bestDist) {
+      best = c;
+      bestDist = d;
+    }
+  }
+  return best === undefined ? "" : ` (did you mean '${best}'?)`;
+}
+
+function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
+}

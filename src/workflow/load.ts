@@ -1,0 +1,305 @@
+// Reads a workflow file, parses YAML with positions, expands ${VAR}, validates every rule in
+// one pass (FILE:LINE:COL: path: message) and builds the Workflow the engine runs.
+
+import { readFileSync, statSync } from "node:fs";
+import { resolve } from "node:path";
+import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node as YamlNode } from "yaml";
+import type { z } from "zod";
+import { IoError, ValidationError } from "../errors.ts";
+import { checkDag, suggest } from "./dag.ts";
+import { expandTree } from "./expand.ts";
+import { taskConfigSchemas, taskSchema, workflowSchema, type RawTask } from "./schema.ts";
+import {
+  MAX_FILE_BYTES,
+  MAX_TASKS,
+  TASK_TYPES,
+  type HttpConfig,
+  type HttpMethod,
+  type Task,
+  type TaskType,
+  type Workflow,
+} from "./types.ts";
+
+export interface LoadOptions {
+  /** Variables for ${VAR} expansion. */
+  env: Record<string, string | undefined>;
+  /** Home directory for `~` in ssh key_path. */
+  home: string;
+  /** Used when the workflow's config sets no retry_default / timeout_default. */
+  defaultRetry: number;
+  defaultTimeout: number;
+  /** Upper bound for every task timeout, 0 = none. */
+  maxTimeout: number;
+}
+
+type Path = (string | number)[];
+
+interface Problem {
+  path: Path;
+  message: string;
+  /** Point at the key itself rather than its value (unknown keys). */
+  atKey?: boolean;
+}
+
+/** Read and validate a workflow file. Throws IoError (exit 5) or ValidationError (exit 2). */
+export function loadWorkflow(file: string, opts: LoadOptions): Workflow {
+  return parseWorkflow(readWorkflowText(file), file, opts);
+}
+
+export function readWorkflowText(file: string): string {
+  let size: number;
+  try {
+    const st = statSync(file);
+    if (st.isDirectory()) throw new IoError(`${file}: is a directory, not a workflow file`);
+    if (!st.isFile()) throw new IoError(`${file}: not a regular file`);
+    size = st.size;
+  } catch (err) {
+    if (err instanceof IoError) throw err;
+    throw ioProblem(file, err);
+  }
+  if (size > MAX_FILE_BYTES) {
+    throw new ValidationError([`${file}: file is ${(size / 1048576).toFixed(1)} MiB; a workflow file may be at most 1 MiB`]);
+  }
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(file);
+  } catch (err) {
+    throw ioProblem(file, err);
+  }
+  if (bytes.includes(0)) throw new ValidationError([`${file}: not a text file (it contains binary data)`]);
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    throw new ValidationError([`${file}: not a text file (it is not valid UTF-8)`]);
+  }
+}
+
+function ioProblem(file: string, err: unknown): IoError {
+  const code = (err as NodeJS.ErrnoException).code;
+  if (code === "ENOENT") return new IoError(`${file}: no such file`);
+  if (code === "EACCES" || code === "EPERM") return new IoError(`${file}: permission denied`);
+  if (code === "EISDIR") return new IoError(`${file}: is a directory, not a workflow file`);
+  return new IoError(`${file}: cannot read: ${code ?? (err as Error).message}`);
+}
+
+/** Validate workflow text; `file` names it in messages. */
+export function parseWorkflow(text: string, file: string, opts: LoadOptions): Workflow {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
+  const where = (offset: number) => {
+    const { line, col } = lines.linePos(offset);
+    return `${file}:${line}:${col}`;
+  };
+
+  if (doc.errors.length) {
+    throw new ValidationError(doc.errors.map((e) => `${where(e.pos[0])}: ${firstLine(e.message)}`));
+  }
+  if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
+    throw new ValidationError([`${file}: file is empty; a workflow needs at least 'name' and 'tasks'`]);
+  }
+  if (!isMap(doc.contents)) {
+    const got = isScalar(doc.contents) ? "a single value" : "a list";
+    throw new ValidationError([`${where(doc.contents.range?.[0] ?? 0)}: the top level must be a mapping with 'name' and 'tasks', got ${got}`]);
+  }
+
+  let raw: unknown;
+  try {
+    raw = doc.toJS({ maxAliasCount: 100 });
+  } catch (err) {
+    throw new ValidationError([`${file}: ${firstLine((err as Error).message)}`]);
+  }
+  // Count tasks before anything else so an oversized file fails fast and clearly.
+  const rawTasks = (raw as { tasks?: unknown }).tasks;
+  if (Array.isArray(rawTasks) && rawTasks.length > MAX_TASKS) {
+    const node = doc.getIn(["tasks"], true) as YamlNode | undefined;
+    throw new ValidationError([`${where(node?.range?.[0] ?? 0)}: tasks: ${rawTasks.length} tasks; a workflow may have at most ${MAX_TASKS}`]);
+  }
+
+  // Values that ${VAR} put into HTTP headers are secrets (see secretsOf).
+  const substituted = new Map<string, string[]>();
+  const data = expandTree(raw, opts.env, (path, values) => substituted.set(path.join("\u0000"), values)) as Record<
+    string,
+    unknown
+  >;
+
+  const problems: Problem[] = [];
+  const top = workflowSchema.safeParse(data);
+  if (!top.success) problems.push(...fromZod(top.error, []));
+
+  const tasks: { raw: RawTask; index: number }[] = [];
+  if (Array.isArray(data.tasks)) {
+    data.tasks.forEach((t, i) => {
+      const at: Path = ["tasks", i];
+      const parsed = taskSchema.safeParse(t);
+      if (!parsed.success) problems.push(...fromZod(parsed.error, at));
+      // Check the config against its type's schema even when other fields are wrong.
+      const type = (t as { type?: unknown } | null)?.type;
+      const config = (t as { config?: unknown } | null)?.config;
+      if (typeof type === "string" && (TASK_TYPES as readonly string[]).includes(type) && config !== undefined) {
+        const c = taskConfigSchemas[type as TaskType].safeParse(config);
+        if (!c.success) problems.push(...fromZod(c.error, [...at, "config"]));
+      }
+      if (parsed.success) tasks.push({ raw: parsed.data, index: i });
+    });
+  }
+
+  // Graph checks need every task's name (else "unknown task" could be a false alarm); they
+  // run even when other fields are wrong, so one pass shows every problem.
+  const nodes = Array.isArray(data.tasks) ? data.tasks.map(graphNode) : [];
+  if (nodes.length && nodes.every((n) => n !== null)) {
+    for (const p of checkDag(nodes)) problems.push({ path: ["tasks", ...p.path], message: p.message });
+  }
+
+  if (problems.length) {
+    const located = problems.map((p) => {
+      const offset = locate(doc, p.path, p.atKey);
+      return { offset, text: `${where(offset)}: ${formatPath(p.path)}: ${p.message}` };
+    });
+    located.sort((a, b) => a.offset - b.offset);
+    throw new ValidationError(located.map((l) => l.text));
+  }
+
+  const wf = top.data!;
+  const retryDefault = wf.config?.retry_default ?? opts.defaultRetry;
+  const timeoutDefault = wf.config?.timeout_default ?? opts.defaultTimeout;
+  const capTimeout = (t: number) => (opts.maxTimeout > 0 ? (t === 0 ? opts.maxTimeout : Math.min(t, opts.maxTimeout)) : t);
+
+  return {
+    name: wf.name,
+    description: wf.description,
+    schedule: wf.schedule,
+    timezone: wf.timezone,
+    maxParallel: wf.config?.max_parallel ?? 4,
+    file: resolve(file),
+    tasks: tasks.map(({ raw: t, index }): Task => {
+      const base = {
+        name: t.name,
+        dependsOn: t.depends_on ?? [],
+        retry: t.retry ?? retryDefault,
+        timeout: capTimeout(t.timeout ?? timeoutDefault),
+        continueOnFailure: t.continue_on_failure ?? false,
+        secrets: [] as string[],
+      };
+      const c = t.config as Record<string, any>;
+      switch (t.type) {
+        case "shell":
+          return {
+            ...base,
+            type: "shell",
+            config: { command: c.command, args: c.args ?? [], workdir: c.workdir, env: c.env ?? {} },
+          };
+        case "ssh":
+          return {
+            ...base,
+            type: "ssh",
+            config: {
+              host: c.host,
+              port: c.port ?? 22,
+              user: c.user,
+              command: c.command,
+              keyPath: expandHome(c.key_path ?? "~/.ssh/id_rsa", opts.home),
+              timeout: c.timeout ?? 30,
+            },
+          };
+        case "http": {
+          const config: HttpConfig = {
+            url: c.url,
+            method: String(c.method).toUpperCase() as HttpMethod,
+            headers: c.headers ?? {},
+            body: c.body,
+            timeout: c.timeout ?? 30,
+          };
+          return { ...base, type: "http", config, secrets: secretsOf(config.headers, index, substituted) };
+        }
+      }
+    }),
+  };
+}
+
+function graphNode(t: unknown): { name: string; dependsOn: string[] } | null {
+  const { name, depends_on } = (t ?? {}) as { name?: unknown; depends_on?: unknown };
+  if (typeof name !== "string") return null;
+  const deps = Array.isArray(depends_on) ? depends_on.filter((d): d is string => typeof d === "string") : [];
+  return { name, dependsOn: deps };
+}
+
+const CREDENTIAL_HEADER = /^(authorization|proxy-authorization|cookie|x-api-key|api-key|apikey|x-auth-token|x-access-token)$|token|secret|password|passwd|api[-_]?key|session|credential/i;
+
+/** Whole values of credential headers, and every value a ${VAR} put into any header. */
+function secretsOf(headers: Record<string, string>, index: number, substituted: Map<string, string[]>): string[] {
+  const out = new Set<string>();
+  for (const [name, value] of Object.entries(headers)) {
+    if (CREDENTIAL_HEADER.test(name) && value) {
+      out.add(value);
+      // "Bearer abc": the credential part alone must not show either.
+      const parts = value.split(/\s+/);
+      if (parts.length > 1) out.add(parts.slice(1).join(" "));
+    }
+    for (const v of substituted.get(["tasks", index, "config", "headers", name].join("\u0000")) ?? []) out.add(v);
+  }
+  return [...out];
+}
+
+export function expandHome(p: string, home: string): string {
+  if (p === "~") return home;
+  if (p.startsWith("~/")) return `${home}/${p.slice(2)}`;
+  return p;
+}
+
+function fromZod(error: z.ZodError, prefix: Path): Problem[] {
+  const out: Problem[] = [];
+  for (const issue of error.issues) {
+    const path = [...prefix, ...(issue.path as Path)];
+    if (issue.code === "unrecognized_keys") {
+      const known = knownKeys(path);
+      for (const key of issue.keys) {
+        out.push({ path: [...path, key], message: `unknown key${suggest(key, known)}`, atKey: true });
+      }
+    } else if (issue.code === "invalid_key") {
+      out.push({ path, message: issue.issues[0]?.message ?? issue.message, atKey: true });
+    } else if (issue.code === "invalid_element") {
+      out.push({ path, message: issue.issues[0]?.message ?? issue.message });
+    } else {
+      out.push({ path, message: issue.message });
+    }
+  }
+  return out;
+}
+
+function knownKeys(path: Path): string[] {
+  const shape = (s: unknown) => Object.keys((s as { shape: object }).shape);
+  if (path.length === 0) return shape(workflowSchema);
+  if (path.length === 1 && path[0] === "config") return ["max_parallel", "retry_default", "timeout_default"];
+  if (path.length === 2 && path[0] === "tasks") return shape(taskSchema);
+  if (path.length === 3 && path[2] === "config") return [...new Set(Object.values(taskConfigSchemas).flatMap(shape))];
+  return [];
+}
+
+/** Offset of the deepest node on `path` that exists in the document. */
+function locate(doc: Document, path: Path, atKey = false): number {
+  for (let n = path.length; n >= 0; n--) {
+    const sub = path.slice(0, n);
+    if (atKey && n === path.length && n > 0) {
+      const parent = doc.getIn(sub.slice(0, -1), true);
+      if (isMap(parent)) {
+        const pair = parent.items.find((p) => isScalar(p.key) && String(p.key.value) === String(sub[n - 1]));
+        const range = (pair?.key as YamlNode | undefined)?.range;
+        if (range) return range[0];
+      }
+      continue;
+    }
+    const node = (n === 0 ? doc.contents : doc.getIn(sub, true)) as YamlNode | undefined | null;
+    if (node && typeof node === "object" && node.range) return node.range[0];
+  }
+  return 0;
+}
+
+function formatPath(path: Path): string {
+  let s = "";
+  for (const p of path) s += typeof p === "number" ? `[${p}]` : s ? `.${p}` : p;
+  return s || "(top level)";
+}
+
+function firstLine(s: string): string {
+  return s.split("\n")[0]!.trim();
+}

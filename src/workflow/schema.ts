@@ -1,0 +1,172 @@
+// The zod schema mirrors the workflow YAML exactly (spec: "Workflow YAML Schema" and
+// "Task Configuration Schemas"); unknown keys are rejected. build() in load.ts applies defaults.
+
+import { Cron } from "croner";
+import { z } from "zod";
+import { HTTP_METHODS, NAME_PATTERN, TASK_TYPES, type TaskType } from "./types.ts";
+
+function describe(v: unknown): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "a list";
+  if (typeof v === "object") return "a mapping";
+  if (typeof v === "string") return "a string";
+  return `${typeof v} ${JSON.stringify(v)}`;
+}
+
+/** "required" when missing, otherwise "expected X, got Y". */
+const typeError = (expected: string) => (iss: { input?: unknown }) =>
+  iss.input === undefined ? "required" : `expected ${expected}, got ${describe(iss.input)}`;
+
+const int = (min: number, max: number) => {
+  const error = (iss: { input?: unknown }) =>
+    iss.input === undefined ? "required" : `must be an integer from ${min} to ${max}, got ${describe(iss.input)}`;
+  return z.number({ error }).int({ error }).min(min, { error }).max(max, { error });
+};
+
+const str = (what = "a string") => z.string({ error: typeError(what) });
+const nonEmpty = () => str().min(1, { error: "must not be empty" });
+
+const name = () =>
+  str().regex(NAME_PATTERN, {
+    error: "must be 1-64 characters of letters, digits, '-' or '_'",
+  });
+
+const stringMap = (keyPattern: RegExp, keyRule: string) =>
+  z.record(str().regex(keyPattern, { error: keyRule }), str("a string (quote numbers and booleans)"), {
+    error: typeError("a mapping"),
+  });
+
+const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
+const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
+
+function absolutePath(what: string) {
+  return nonEmpty().refine((p) => p.startsWith("/"), { error: `${what} must be an absolute path` });
+}
+
+export const shellConfigSchema = z.strictObject({
+  command: nonEmpty(),
+  args: z.array(str("a string (quote numbers and booleans)"), { error: typeError("a list of strings") }).optional(),
+  workdir: absolutePath("workdir").optional(),
+  env: stringMap(ENV_NAME, "environment variable names are letters, digits and '_', not starting with a digit").optional(),
+});
+
+export const sshConfigSchema = z.strictObject({
+  host: nonEmpty().regex(/^[^\s/@]+$/, { error: "must be a hostname or IP address" }),
+  port: int(1, 65535).optional(),
+  user: nonEmpty().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/, { error: "must be a valid Unix user name" }),
+  command: nonEmpty(),
+  key_path: nonEmpty()
+    .refine((p) => p.startsWith("/") || p === "~" || p.startsWith("~/"), {
+      error: "key_path must be an absolute path or start with ~/",
+    })
+    .optional(),
+  timeout: int(1, 3600).optional(),
+});
+
+function checkUrl(u: string, ctx: z.core.$RefinementCtx<string>) {
+  let url: URL;
+  try {
+    url = new URL(u);
+  } catch {
+    ctx.addIssue({ code: "custom", message: `'${u}' is not a valid URL` });
+    return;
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    ctx.addIssue({ code: "custom", message: `unsupported scheme '${url.protocol.slice(0, -1)}' (use http or https)` });
+  } else if (!url.hostname) {
+    ctx.addIssue({ code: "custom", message: "URL has no host" });
+  }
+}
+
+export const httpConfigSchema = z.strictObject({
+  url: nonEmpty().superRefine(checkUrl),
+  method: str().refine((m) => (HTTP_METHODS as readonly string[]).includes(m.toUpperCase()), {
+    error: `must be one of ${HTTP_METHODS.join(", ")} (any case)`,
+  }),
+  headers: z
+    .record(
+      str().regex(HEADER_NAME, { error: "not a valid HTTP header name" }),
+      str("a string (quote numbers and booleans)").refine((v) => !/[\r\n\0]/.test(v), {
+        error: "header values must not contain line breaks",
+      }),
+      { error: typeError("a mapping") },
+    )
+    .optional(),
+  body: z
+    .union([z.record(z.string(), z.unknown()), z.array(z.unknown())], { error: typeError("a mapping or a list (sent as JSON)") })
+    .optional(),
+  timeout: int(1, 3600).optional(),
+});
+
+export const taskConfigSchemas = {
+  shell: shellConfigSchema,
+  ssh: sshConfigSchema,
+  http: httpConfigSchema,
+} satisfies Record<TaskType, z.ZodType>;
+
+export const taskSchema = z.strictObject({
+  name: name(),
+  type: z.enum(TASK_TYPES, { error: (iss) => (iss.input === undefined ? "required" : `must be one of ${TASK_TYPES.join(", ")}`) }),
+  depends_on: z.array(str(), { error: typeError("a list of task names") }).optional(),
+  // Checked against the schema of the task's type in load.ts, so its errors carry the right path.
+  config: z.unknown().refine((v) => v !== undefined, { error: "required" }),
+  retry: int(0, 100).optional(),
+  timeout: int(0, 86400).optional(),
+  continue_on_failure: z.boolean({ error: typeError("true or false") }).optional(),
+});
+
+/** Six fields, `sec min hour day month dayofweek`, checked by croner. Returns an error or null. */
+export function cronProblem(expr: string, timezone?: string): string | null {
+  const fields = expr.trim().split(/\s+/);
+  if (fields.length !== 6) {
+    return `must have 6 fields (sec min hour day month dayofweek), got ${fields.length}`;
+  }
+  try {
+    new Cron(expr, { paused: true, timezone }).stop();
+    return null;
+  } catch (err) {
+    return `invalid cron expression: ${(err as Error).message}`;
+  }
+}
+
+export function timezoneProblem(tz: string): string | null {
+  try {
+    new Intl.DateTimeFormat("en-US", { timeZone: tz });
+    return null;
+  } catch {
+    return `unknown time zone '${tz}' (use an IANA name such as Europe/Berlin)`;
+  }
+}
+
+export const workflowSchema = z.strictObject({
+  name: name(),
+  description: str().max(256, { error: "must be at most 256 characters" }).optional(),
+  schedule: nonEmpty()
+    .superRefine((s, ctx) => {
+      const p = cronProblem(s);
+      if (p) ctx.addIssue({ code: "custom", message: p });
+    })
+    .optional(),
+  timezone: nonEmpty()
+    .superRefine((s, ctx) => {
+      const p = timezoneProblem(s);
+      if (p) ctx.addIssue({ code: "custom", message: p });
+    })
+    .optional(),
+  config: z
+    .strictObject(
+      {
+        max_parallel: int(1, 256).optional(),
+        retry_default: int(0, 100).optional(),
+        timeout_default: int(0, 86400).optional(),
+      },
+      { error: typeError("a mapping") },
+    )
+    .optional(),
+  tasks: z
+    .array(z.unknown(), { error: typeError("a list of tasks") })
+    .min(1, { error: "must have at least one task" }),
+});
+
+export type RawWorkflow = z.infer<typeof workflowSchema>;
+export type RawTask = z.infer<typeof taskSchema>;

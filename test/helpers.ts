@@ -1,0 +1,132 @@
+// Shared test helpers: temp dirs, workflow files, running the real CLI, reading the database.
+
+import { Database } from "bun:sqlite";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, resolve } from "node:path";
+
+const ROOT = resolve(import.meta.dir, "..");
+
+/**
+ * The command that runs PicoFlow: the compiled binary when PICOFLOW_BIN is set (CI runs the
+ * suite against dist/picoflow-linux-x64 this way), else the source with this Bun.
+ */
+export function picoflowCommand(): string[] {
+  const bin = process.env.PICOFLOW_BIN;
+  return bin ? [resolve(bin)] : [process.execPath, join(ROOT, "src/main.ts")];
+}
+
+export interface Sandbox {
+  dir: string;
+  db: string;
+  /** Write a file in the sandbox; returns its path. */
+  file(name: string, text: string): string;
+  /** Write a workflow file; returns its path. */
+  workflow(yaml: string, name?: string): string;
+  /** Environment for the CLI: HOME in the sandbox, no config from the machine, fast retries. */
+  env: Record<string, string>;
+  cleanup(): void;
+}
+
+/** Fast defaults for tests: no real backoff sleeps, a short kill grace. */
+export const FAST_CONFIG = `
+[retry]
+max_backoff_seconds = 0
+[timeout]
+kill_grace_seconds = 1
+`;
+
+export function sandbox(config: string = FAST_CONFIG): Sandbox {
+  const dir = mkdtempSync(join(tmpdir(), "picoflow-test-"));
+  const file = (name: string, text: string) => {
+    const p = join(dir, name);
+    writeFileSync(p, text);
+    return p;
+  };
+  if (config) file("picoflow.toml", config);
+  const env: Record<string, string> = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (v !== undefined && !k.startsWith("PICOFLOW_")) env[k] = v;
+  }
+  env.PICOFLOW_TEST_MARK = process.env.PICOFLOW_TEST_MARK!;
+  env.HOME = dir;
+  env.PICOFLOW_LOG_FORMAT = "json";
+  let n = 0;
+  return {
+    dir,
+    db: join(dir, "picoflow.db"),
+    file,
+    workflow: (yaml, name) => file(name ?? `wf${++n}.yaml`, yaml),
+    env,
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run the CLI to completion in the sandbox's directory. */
+export async function cli(sb: Sandbox, args: string[], extraEnv: Record<string, string> = {}): Promise<CliResult> {
+  const p = Bun.spawn([...picoflowCommand(), ...args], {
+    cwd: sb.dir,
+    env: { ...sb.env, ...extraEnv },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  return { code, stdout, stderr };
+}
+
+/** Start the CLI without waiting; the caller must end it. */
+export function spawnCli(sb: Sandbox, args: string[], extraEnv: Record<string, string> = {}) {
+  return Bun.spawn([...picoflowCommand(), ...args], {
+    cwd: sb.dir,
+    env: { ...sb.env, ...extraEnv },
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+  });
+}
+
+/** Open the sandbox database read-only for assertions. */
+export function readDb(path: string): Database {
+  const db = new Database(path, { readonly: true });
+  db.run("PRAGMA busy_timeout = 10000");
+  return db;
+}
+
+export function rows<T = Record<string, any>>(path: string, sql: string, ...params: any[]): T[] {
+  const db = readDb(path);
+  try {
+    return db.query(sql).all(...params) as T[];
+  } finally {
+    db.close();
+  }
+}
+
+/** Poll until `fn` returns a truthy value (or throw after `ms`). For state in another process. */
+export async function waitFor<T>(fn: () => T | Promise<T>, ms = 10_000, what = "condition"): Promise<NonNullable<T>> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    try {
+      const v = await fn();
+      if (v) return v as NonNullable<T>;
+    } catch {}
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(25);
+  }
+}
+
+/** True if a process with this pid exists (and is not a zombie). */
+export function alive(pid: number): boolean {
+  try {
+    const stat = require("node:fs").readFileSync(`/proc/${pid}/stat`, "utf8") as string;
+    return !stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+  } catch {
+    return false;
+  }
+}
