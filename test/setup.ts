@@ -1,8 +1,10 @@
 // Preloaded by `bun test`: marks every process the tests start, and fails the run if any
 // of them is still alive when a test file ends (a leaked task, daemon or sshd).
 
-import { afterAll } from "bun:test";
+import { afterAll, setDefaultTimeout } from "bun:test";
 import { readdirSync, readFileSync } from "node:fs";
+
+setDefaultTimeout(60_000);
 
 const MARK = `PICOFLOW_TEST_MARK=${process.pid}-${Math.random().toString(36).slice(2)}`;
 process.env.PICOFLOW_TEST_MARK = MARK.split("=")[1];

@@ -9,6 +9,7 @@ import type { StopReason } from "../executors/types.ts";
 import { openDatabase } from "../store/db.ts";
 import { recoverOrphans, SqliteRecorder } from "../store/recorder.ts";
 import { isProcessAlive, selfIdentity } from "../sys/proc.ts";
+import { killOrphanGroup } from "../sys/process.ts";
 import { onSignals } from "../sys/signals.ts";
 import { loadWorkflow } from "../workflow/load.ts";
 import { createContext, loadOptions, type GlobalOptions } from "./context.ts";
@@ -29,7 +30,7 @@ async function runCommand(file: string, opts: GlobalOptions): Promise<void> {
 
   const db = openDatabase(settings.dbPath);
   try {
-    const closed = recoverOrphans(db, settings.dbPath, isProcessAlive);
+    const closed = recoverOrphans(db, settings.dbPath, isProcessAlive, killOrphanGroup);
     if (closed.length) log.warn("closed runs whose process is gone", { executions: closed });
     const recorder = new SqliteRecorder(db, { pid: process.pid, identity: selfIdentity() }, settings.dbPath);
 

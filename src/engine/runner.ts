@@ -175,6 +175,13 @@ export async function runWorkflow(wf: Workflow, opts: RunOptions): Promise<RunSu
         killGraceMs: opts.killGraceMs,
         outputLimit: opts.outputLimit,
         log,
+        onSpawn: (pid) => {
+          try {
+            recorder.attemptSpawned(attemptId, pid);
+          } catch (err) {
+            fail(err);
+          }
+        },
         onOutput: (stream, text) => {
           let parts = pendingOutput.get(attemptId);
           if (!parts) pendingOutput.set(attemptId, (parts = []));

@@ -17,6 +17,7 @@ export const shellExecutor: Executor<ShellConfig> = {
       killGraceMs: ctx.killGraceMs,
       outputLimit: ctx.outputLimit,
       onOutput: ctx.onOutput,
+      onSpawn: ctx.onSpawn,
     });
     const output = { stdout: p.stdout, stderr: p.stderr };
     if (p.spawnError) return { status: "failed", exitCode: p.exitCode, ...output, error: p.spawnError };

@@ -18,6 +18,8 @@ export interface ExecContext {
   outputLimit: number;
   /** Kept output as it arrives, for live `logs --follow`. */
   onOutput?: (stream: OutputStream, text: string) => void;
+  /** A local process was started (leader of its own process group), for crash recovery. */
+  onSpawn?: (pid: number) => void;
   log: Logger;
 }
 

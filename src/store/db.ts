@@ -56,6 +56,8 @@ const MIGRATIONS: string[] = [
       duration_seconds REAL,
       created_at TEXT NOT NULL,
       http_status INTEGER,
+      pid INTEGER,
+      pid_identity TEXT,
       FOREIGN KEY (workflow_execution_id) REFERENCES workflow_executions(id) ON DELETE CASCADE
   );
   CREATE INDEX idx_workflow_execution_id ON task_executions(workflow_execution_id);

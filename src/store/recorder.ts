@@ -1,6 +1,7 @@
 // Writes runs as they happen: one short immediate transaction per event, prepared statements.
 
 import type { ExecResult, OutputStream } from "../executors/types.ts";
+import { bootId, processStartTime } from "../sys/proc.ts";
 import type { Workflow } from "../workflow/types.ts";
 import { databaseError, type Database } from "./db.ts";
 import type { RunFinish, RunRecorder, Trigger } from "./types.ts";
@@ -37,6 +38,7 @@ export class SqliteRecorder implements RunRecorder {
         `INSERT INTO task_executions (id, workflow_execution_id, task_name, status, started_at, attempt, created_at)
          VALUES (?, ?, ?, 'running', ?, ?, ?)`,
       ),
+      setPid: db.prepare(`UPDATE task_executions SET pid = ?, pid_identity = ? WHERE id = ?`),
       insertChunk: db.prepare(`INSERT INTO task_output_chunks (task_execution_id, stream, data) VALUES (?, ?, ?)`),
       finishAttempt: db.prepare(
         `UPDATE task_executions SET status = ?, finished_at = ?, exit_code = ?, stdout = ?, stderr = ?,
@@ -93,6 +95,11 @@ export class SqliteRecorder implements RunRecorder {
     return id;
   }
 
+  attemptSpawned(attemptId: string, pid: number): void {
+    const identity = `${bootId()}:${processStartTime(pid) ?? "?"}`;
+    this.write(() => this.q.setPid.run(pid, identity, attemptId));
+  }
+
   appendOutput(attemptId: string, stream: OutputStream, text: string): void {
     this.write(() => this.q.insertChunk.run(attemptId, stream, text));
   }
@@ -130,7 +137,13 @@ export class SqliteRecorder implements RunRecorder {
  * attempts become `failed` with the reason. Runs of live processes are never touched.
  * Returns the ids of the runs it closed.
  */
-export function recoverOrphans(db: Database, path: string, isAlive: (pid: number, identity: string | null) => boolean): string[] {
+export function recoverOrphans(
+  db: Database,
+  path: string,
+  isAlive: (pid: number, identity: string | null) => boolean,
+  /** Called for each unfinished attempt's process group, to stop what the dead owner left. */
+  onLeftover?: (pid: number, identity: string | null) => void,
+): string[] {
   try {
     const open = db
       .query(`SELECT id, owner_pid, owner_identity, started_at FROM workflow_executions WHERE status IN ('pending', 'running')`)
@@ -140,6 +153,12 @@ export function recoverOrphans(db: Database, path: string, isAlive: (pid: number
     const ts = now();
     db.transaction(() => {
       for (const r of dead) {
+        if (onLeftover) {
+          const procs = db
+            .query(`SELECT pid, pid_identity FROM task_executions WHERE workflow_execution_id = ? AND pid IS NOT NULL AND status IN ('pending', 'running', 'retrying')`)
+            .all(r.id) as { pid: number; pid_identity: string | null }[];
+          for (const p of procs) onLeftover(p.pid, p.pid_identity);
+        }
         const reason = r.owner_pid === null ? "interrupted: owner unknown" : `interrupted: process ${r.owner_pid} is gone`;
         const duration = (Date.parse(ts) - Date.parse(r.started_at)) / 1000;
         db.run(

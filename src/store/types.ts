@@ -22,6 +22,8 @@ export interface RunRecorder {
   startAttempt(runId: string, task: string, attempt: number): string;
   /** Output of a still-running attempt, so other processes can follow it. */
   appendOutput(attemptId: string, stream: OutputStream, text: string): void;
+  /** The attempt's local process group, so a crash can be cleaned up by the next start. */
+  attemptSpawned(attemptId: string, pid: number): void;
   finishAttempt(attemptId: string, result: ExecResult, durationSeconds: number): void;
   finishRun(runId: string, finish: RunFinish): void;
 }

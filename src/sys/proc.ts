@@ -1,7 +1,7 @@
 // Process identity from /proc: a pid plus its start time names one process, even after the
 // kernel reuses the pid. Used to tell a dead run's owner from a live one.
 
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 
 /** Start time of `pid` in clock ticks since boot (field 22 of /proc/PID/stat), or null if gone. */
 export function processStartTime(pid: number): string | null {
@@ -35,6 +35,31 @@ export function isProcessAlive(pid: number, identity: string | null): boolean {
   if (start === null) return false;
   if (!identity) return true; // no identity recorded: assume alive, never close a live run
   return identity === `${bootId()}:${start}`;
+}
+
+/**
+ * True if process group `pgid` has a member that is not a zombie. kill(-pgid, 0) alone is
+ * not enough: it succeeds for zombies, and where pid 1 is slow to reap orphans (some
+ * containers) a dead group would look alive for the whole kill grace.
+ */
+export function groupHasLiveMembers(pgid: number): boolean {
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return true;
+  }
+  const pg = String(pgid);
+  for (const d of entries) {
+    const c = d.charCodeAt(0);
+    if (c < 48 || c > 57) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "latin1");
+      const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ", 3);
+      if (f[2] === pg && f[0] !== "Z" && f[0] !== "X") return true;
+    } catch {}
+  }
+  return false;
 }
 
 /** Resident set size of `pid` in bytes from /proc/PID/status, or null. */

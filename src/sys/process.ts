@@ -5,6 +5,7 @@
 import { statSync } from "node:fs";
 import { constants } from "node:os";
 import { drain, OutputBuffer } from "../executors/capture.ts";
+import { bootId, groupHasLiveMembers, processStartTime } from "./proc.ts";
 
 export interface ProcessSpec {
   argv: string[];
@@ -14,6 +15,7 @@ export interface ProcessSpec {
   killGraceMs: number;
   outputLimit: number;
   onOutput?: (stream: "stdout" | "stderr", text: string) => void;
+  onSpawn?: (pid: number) => void;
 }
 
 export interface ProcessOutcome {
@@ -39,13 +41,34 @@ export function killGroup(pgid: number, sig: NodeJS.Signals | 0): boolean {
   }
 }
 
+/**
+ * Kill what is left of a task's process group after its owner died (kill -9, power loss).
+ * `identity` is the leader's "bootid:starttime" when it started. The group is only touched
+ * when that identity still holds, or when the leader is gone in the same boot: the kernel
+ * never reuses a pid as long as a process group of that number has members, so then the
+ * members are the task's own leftovers.
+ */
+export function killOrphanGroup(pgid: number, identity: string | null): boolean {
+  if (!identity) return false;
+  const [boot, start] = identity.split(":");
+  if (boot !== bootId()) return false;
+  const now = processStartTime(pgid);
+  if (now !== null && now !== start) return false; // the pid now names another process
+  return killGroup(pgid, "SIGKILL");
+}
+
+/** The group exists and has a member that is not a zombie. */
+function groupAlive(pgid: number): boolean {
+  return killGroup(pgid, 0) && groupHasLiveMembers(pgid);
+}
+
 /** SIGTERM the group, SIGKILL whatever is left after `graceMs`. Resolves when the group is gone. */
 export async function terminateGroup(pgid: number, graceMs: number): Promise<void> {
   if (!killGroup(pgid, "SIGTERM")) return;
   const deadline = Date.now() + graceMs;
   while (Date.now() < deadline) {
     await Bun.sleep(Math.min(50, Math.max(1, deadline - Date.now())));
-    if (!killGroup(pgid, 0)) return;
+    if (!groupAlive(pgid)) return;
   }
   killGroup(pgid, "SIGKILL");
 }
@@ -87,6 +110,7 @@ export async function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
     return { exitCode: p.exitCode, signal: null, stdout: "", stderr: "", spawnError: p.message, stopped: false };
   }
   const pgid = child.pid;
+  spec.onSpawn?.(pgid);
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
@@ -105,7 +129,7 @@ export async function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
     stopped = spec.signal.aborted;
     // The leader is gone. Anything it left in its group (a backgrounded child) is stopped
     // too, so no orphan outlives its task; it would also hold our pipes open.
-    if (killGroup(pgid, 0)) stop();
+    if (groupAlive(pgid)) stop();
     if (stopping) await stopping;
     // The pipes close once every writer is gone. A process that escaped the group with its
     // own setsid() could keep them open: don't wait for it forever.
