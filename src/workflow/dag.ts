@@ -144,7 +144,8 @@ export function suggest(word: string, candidates: Iterable<string>): string {
   let bestDist = Math.max(1, Math.floor(word.length / 3)) + 1;
   for (const c of candidates) {
     const d = editDistance(word, c);
-    if (d < bestDist) {
+    // A "suggestion" that shares nothing with the word helps nobody.
+    if (d < bestDist && d < word.length) {
       best = c;
       bestDist = d;
     }

@@ -1,0 +1,174 @@
+// The CLI surface: flags, help, version, and one clear line with the right exit code for bad input.
+
+import { afterAll, describe, expect, test } from "bun:test";
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from "node:fs";
+import pkg from "../package.json" with { type: "json" };
+import { cli, sandbox } from "./helpers.ts";
+
+const sb = sandbox();
+afterAll(() => sb.cleanup());
+
+const good = sb.workflow(
+  `name: good
+tasks:
+  - {name: a, type: shell, config: {command: /bin/true}}
+  - {name: b, type: shell, config: {command: /bin/true}, depends_on: [a]}
+  - {name: c, type: shell, config: {command: /bin/true}, depends_on: [a]}
+  - {name: d, type: shell, config: {command: /bin/true}, depends_on: [b, c]}
+`,
+  "good.yaml",
+);
+
+/** stderr without the JSON log lines: what a user reads as the error. */
+const errorLines = (stderr: string) => stderr.split("\n").filter((l) => l && !l.startsWith("{"));
+
+describe("global flags", () => {
+  test("--version and -V print the package version", async () => {
+    for (const flag of ["--version", "-V"]) {
+      const r = await cli(sb, [flag]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(pkg.version);
+    }
+  });
+
+  test("--help lists the commands and global flags", async () => {
+    const r = await cli(sb, ["--help"]);
+    expect(r.code).toBe(0);
+    for (const word of ["run <workflow_file>", "validate <workflow_file>", "--log-level", "--log-format", "--db-path"]) expect(r.stdout).toContain(word);
+  });
+
+  test("an unknown command, an unknown flag and a missing argument are exit 4", async () => {
+    const cases: [string[], string][] = [
+      [["frobnicate"], "picoflow: unknown command 'frobnicate' (see 'picoflow --help')"],
+      [["run", good, "--bogus"], "picoflow: Unknown option `--bogus`"],
+      [["run"], "picoflow: missing required args for command `run <workflow_file>`"],
+      [["--log-level", "loud", "validate", good], "picoflow: --log-level: 'loud' is not one of error, warn, info, debug, trace"],
+    ];
+    for (const [args, message] of cases) {
+      const r = await cli(sb, args);
+      expect({ args, code: r.code, err: errorLines(r.stderr) }).toEqual({ args, code: 4, err: [message] });
+    }
+  });
+
+  test("--db-path, PICOFLOW_DB_PATH and the config file choose the database, in that order", async () => {
+    const fromFile = `${sb.dir}/file.db`;
+    sb.file("picoflow.toml", `db_path = "${fromFile}"\n[retry]\nmax_backoff_seconds = 0\n`);
+    try {
+      expect((await cli(sb, ["run", good])).code).toBe(0);
+      expect(existsSync(fromFile)).toBe(true);
+      expect((await cli(sb, ["run", good], { PICOFLOW_DB_PATH: `${sb.dir}/env.db` })).code).toBe(0);
+      expect(existsSync(`${sb.dir}/env.db`)).toBe(true);
+      expect((await cli(sb, ["--db-path", `${sb.dir}/flag.db`, "run", good], { PICOFLOW_DB_PATH: `${sb.dir}/env.db` })).code).toBe(0);
+      expect(existsSync(`${sb.dir}/flag.db`)).toBe(true);
+    } finally {
+      sb.file("picoflow.toml", "[retry]\nmax_backoff_seconds = 0\n");
+    }
+  });
+
+  test("logs go to stderr as JSON lines, at the chosen level", async () => {
+    const r = await cli(sb, ["--log-level", "debug", "run", good]);
+    const logs = r.stderr.trim().split("\n").map((l) => JSON.parse(l));
+    expect(logs.map((l) => l.msg)).toContain("task started");
+    expect(logs.every((l) => typeof l.ts === "string" && typeof l.level === "string")).toBe(true);
+    const quiet = await cli(sb, ["--log-level", "error", "run", good]);
+    expect(quiet.stderr).toBe("");
+    const pretty = await cli(sb, ["--log-format", "pretty", "run", good]);
+    expect(pretty.stderr).toMatch(/^\d\d:\d\d:\d\d\.\d{3} INFO  run started workflow=good/m);
+  });
+
+  test("an invalid config file is exit 4, naming the file and the key", async () => {
+    sb.file("picoflow.toml", "[retry]\nmultiplier = 2\n");
+    try {
+      const r = await cli(sb, ["validate", good]);
+      expect(r.code).toBe(4);
+      expect(errorLines(r.stderr)).toEqual([`picoflow: ${sb.dir}/picoflow.toml: retry.multiplier: unknown key`]);
+    } finally {
+      sb.file("picoflow.toml", "[retry]\nmax_backoff_seconds = 0\n");
+    }
+  });
+});
+
+describe("validate", () => {
+  test("a valid workflow: name, task count and levels, exit 0", async () => {
+    const r = await cli(sb, ["--db-path", `${sb.dir}/validate.db`, "validate", good]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toBe(
+      "Workflow 'good' is valid\nTasks:        4 (4 shell)\nMax parallel: 4\nLevels:       3 (a task starts when everything it depends on has succeeded)\n" +
+        "    1: a\n    2: b, c\n    3: d\n",
+    );
+    expect(existsSync(`${sb.dir}/validate.db`)).toBe(false);
+  });
+
+  test("an invalid workflow: every problem as FILE:LINE:COL, exit 2", async () => {
+    const bad = sb.workflow("name: x y\ntasks:\n  - {name: a, type: shell, config: {command: /bin/true}, depends_on: [a]}\n", "bad.yaml");
+    const r = await cli(sb, ["validate", bad]);
+    expect(r.code).toBe(2);
+    expect(errorLines(r.stderr)).toEqual([
+      `${bad}:1:7: name: must be 1-64 characters of letters, digits, '-' or '_'`,
+      `${bad}:3:71: tasks[0].depends_on[0]: task 'a' depends on itself`,
+    ]);
+  });
+});
+
+describe("bad input to run: one line, the right exit code, no database written", () => {
+  mkdirSync(`${sb.dir}/a-directory`);
+  writeFileSync(`${sb.dir}/binary.yaml`, Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0x02, 0x01, 0x00, 0x00]));
+  const cases: [string, string | (() => string), number, string][] = [
+    ["a missing file", `${sb.dir}/missing.yaml`, 5, `picoflow: ${sb.dir}/missing.yaml: no such file`],
+    ["a directory", `${sb.dir}/a-directory`, 5, `picoflow: ${sb.dir}/a-directory: is a directory, not a workflow file`],
+    ["a binary file", `${sb.dir}/binary.yaml`, 2, `${sb.dir}/binary.yaml: not a text file (it contains binary data)`],
+    ["an empty file", () => sb.workflow("", "empty.yaml"), 2, `${sb.dir}/empty.yaml: file is empty; a workflow needs at least 'name' and 'tasks'`],
+    ["invalid YAML", () => sb.workflow("name: [unclosed\n", "broken.yaml"), 2, `${sb.dir}/broken.yaml:2:1: Flow sequence in block collection must be sufficiently indented and end with a ]`],
+    ["a YAML list", () => sb.workflow("- name: a\n", "list.yaml"), 2, `${sb.dir}/list.yaml:1:1: the top level must be a mapping with 'name' and 'tasks', got a list`],
+    ["a YAML scalar", () => sb.workflow("just text\n", "scalar.yaml"), 2, `${sb.dir}/scalar.yaml:1:1: the top level must be a mapping with 'name' and 'tasks', got a single value`],
+    [
+      "a negative number",
+      () => sb.workflow("name: n\ntasks:\n  - {name: a, type: shell, retry: -1, config: {command: /bin/true}}\n", "negative.yaml"),
+      2,
+      `${sb.dir}/negative.yaml:3:35: tasks[0].retry: must be an integer from 0 to 100, got number -1`,
+    ],
+  ];
+  for (const [name, file, code, message] of cases) {
+    test(name, async () => {
+      const path = typeof file === "function" ? file() : file;
+      const db = `${sb.dir}/${name.replaceAll(" ", "-")}.db`;
+      const r = await cli(sb, ["--db-path", db, "run", path]);
+      expect({ code: r.code, err: errorLines(r.stderr), out: r.stdout }).toEqual({ code, err: [message], out: "" });
+      expect(existsSync(db)).toBe(false);
+    });
+  }
+
+  test("a stack trace appears only with debug logs", async () => {
+    const r = await cli(sb, ["--log-level", "debug", "run", `${sb.dir}/missing.yaml`]);
+    expect(r.code).toBe(5);
+    expect(r.stderr).toContain("at loadWorkflow");
+  });
+});
+
+describe("database paths", () => {
+  test("a database in a missing directory is exit 6", async () => {
+    const r = await cli(sb, ["--db-path", `${sb.dir}/no/such/dir/p.db`, "run", good]);
+    expect(r.code).toBe(6);
+    expect(errorLines(r.stderr)).toEqual([`picoflow: ${sb.dir}/no/such/dir/p.db: cannot create database: directory ${sb.dir}/no/such/dir does not exist`]);
+  });
+
+  test("a database in a read-only directory is exit 6", async () => {
+    // root may write anywhere in a chmod 555 directory; /sys is read-only even for root.
+    let dir = "/sys";
+    if (process.getuid?.() !== 0) {
+      dir = `${sb.dir}/readonly`;
+      mkdirSync(dir);
+      chmodSync(dir, 0o555);
+    }
+    const r = await cli(sb, ["--db-path", `${dir}/p.db`, "run", good]);
+    expect(r.code).toBe(6);
+    expect(errorLines(r.stderr)).toEqual([`picoflow: ${dir}/p.db: cannot create database: directory ${dir} is not writable`]);
+  });
+
+  test("a file that is not a database is exit 6", async () => {
+    const junk = sb.file("junk.db", "this is not sqlite ".repeat(500));
+    const r = await cli(sb, ["--db-path", junk, "run", good]);
+    expect(r.code).toBe(6);
+    expect(errorLines(r.stderr)[0]).toStartWith(`picoflow: ${junk}: not a PicoFlow database, or the file is corrupt`);
+  });
+});

@@ -1,0 +1,81 @@
+// Settings precedence: flag > env > config file > defaults; bad config files name file and key.
+
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { DEFAULTS, resolveSettings } from "../src/config.ts";
+import { ConfigError } from "../src/errors.ts";
+import { sandbox } from "./helpers.ts";
+
+const sb = sandbox("");
+afterAll(() => sb.cleanup());
+const cwd = `${sb.dir}/cwd`;
+const home = `${sb.dir}/home`;
+mkdirSync(cwd);
+mkdirSync(`${home}/.config/picoflow`, { recursive: true });
+
+const resolve = (flags = {}, env = {}) => resolveSettings({ flags, env, cwd, home });
+
+describe("resolveSettings", () => {
+  test("defaults when nothing is configured", () => {
+    expect(resolve()).toEqual(DEFAULTS);
+  });
+
+  test("the user config file is found, and ./picoflow.toml wins over it", () => {
+    writeFileSync(`${home}/.config/picoflow/config.toml`, `db_path = "/from/home.db"\nlog_level = "warn"\n`);
+    expect(resolve()).toMatchObject({ dbPath: "/from/home.db", logLevel: "warn", configFile: `${home}/.config/picoflow/config.toml` });
+    writeFileSync(`${cwd}/picoflow.toml`, `db_path = "/from/cwd.db"\n[retry]\nmax_backoff_seconds = 5\n[execution]\nmax_parallel = 2\n`);
+    const s = resolve();
+    expect(s).toMatchObject({ dbPath: "/from/cwd.db", logLevel: "info", configFile: `${cwd}/picoflow.toml` });
+    expect(s.retry).toEqual({ defaultCount: 3, maxBackoffSeconds: 5, backoffMultiplier: 2 });
+    expect(s.execution.maxParallel).toBe(2);
+  });
+
+  test("env beats the file, flags beat env", () => {
+    writeFileSync(`${cwd}/picoflow.toml`, `db_path = "/from/file.db"\nlog_format = "json"\n[metrics]\nport = 9100\n`);
+    const env = { PICOFLOW_DB_PATH: "/from/env.db", PICOFLOW_LOG_FORMAT: "pretty", PICOFLOW_METRICS_PORT: "9200", PICOFLOW_LOG_LEVEL: "debug" };
+    expect(resolve({}, env)).toMatchObject({ dbPath: "/from/env.db", logFormat: "pretty", logLevel: "debug", metrics: { port: 9200 } });
+    expect(resolve({ dbPath: "/from/flag.db", logLevel: "error", logFormat: "json" }, env)).toMatchObject({
+      dbPath: "/from/flag.db",
+      logLevel: "error",
+      logFormat: "json",
+    });
+  });
+
+  test("--config / PICOFLOW_CONFIG choose a file explicitly", () => {
+    writeFileSync(`${sb.dir}/other.toml`, `db_path = "/explicit.db"\n`);
+    expect(resolve({ config: `${sb.dir}/other.toml` }).dbPath).toBe("/explicit.db");
+    expect(resolve({}, { PICOFLOW_CONFIG: `${sb.dir}/other.toml` }).dbPath).toBe("/explicit.db");
+    expect(() => resolve({ config: `${sb.dir}/missing.toml` })).toThrow(`${sb.dir}/missing.toml: config file not found`);
+  });
+
+  const bad: [string, string, string][] = [
+    ["an unknown key", `[retry]\nmax_backof = 3\n`, "retry.max_backof: unknown key"],
+    ["an unknown section", `[retries]\ncount = 3\n`, "retries: unknown key"],
+    ["a wrong type", `[metrics]\nport = "9090"\n`, "metrics.port: Invalid input: expected number, received string"],
+    ["an out-of-range value", `[execution]\nmax_parallel = 0\n`, "execution.max_parallel: Too small: expected number to be >=1"],
+    ["a bad log level", `log_level = "loud"\n`, "log_level: Invalid option: expected one of \"error\"|\"warn\"|\"info\"|\"debug\"|\"trace\""],
+    ["broken TOML", `db_path = \n`, "invalid TOML:"],
+  ];
+  for (const [name, text, message] of bad) {
+    test(`${name} in the config file is a config error naming file and key`, () => {
+      writeFileSync(`${cwd}/picoflow.toml`, text);
+      let err: unknown;
+      try {
+        resolve();
+      } catch (e) {
+        err = e;
+      }
+      expect(err).toBeInstanceOf(ConfigError);
+      expect((err as ConfigError).exitCode).toBe(4);
+      expect((err as Error).message).toStartWith(`${cwd}/picoflow.toml: `);
+      expect((err as Error).message).toContain(message);
+    });
+  }
+
+  test("bad values in env or flags are config errors", () => {
+    writeFileSync(`${cwd}/picoflow.toml`, "");
+    expect(() => resolve({}, { PICOFLOW_LOG_LEVEL: "verbose" })).toThrow("PICOFLOW_LOG_LEVEL: 'verbose' is not one of error, warn, info, debug, trace");
+    expect(() => resolve({ logFormat: "xml" })).toThrow("--log-format: 'xml' is not one of json, pretty");
+    expect(() => resolve({}, { PICOFLOW_METRICS_PORT: "http" })).toThrow("PICOFLOW_METRICS_PORT: 'http' is not a port number (0-65535)");
+  });
+});

@@ -1,0 +1,231 @@
+// Workflow loading: every schema rule, reported with FILE:LINE:COL, all in one pass.
+
+import { afterAll, describe, expect, test } from "bun:test";
+import { mkdirSync, writeFileSync } from "node:fs";
+import { ValidationError, IoError } from "../src/errors.ts";
+import { loadWorkflow, parseWorkflow, type LoadOptions } from "../src/workflow/load.ts";
+import { sandbox } from "./helpers.ts";
+
+const opts: LoadOptions = { env: { TOKEN: "s3cret-token", HOST: "example.org", EMPTY: "" }, home: "/home/pi", defaultRetry: 3, defaultTimeout: 300, maxTimeout: 0 };
+
+function problems(yaml: string, o: LoadOptions = opts): string[] {
+  try {
+    parseWorkflow(yaml, "wf.yaml", o);
+  } catch (err) {
+    if (err instanceof ValidationError) return err.problems;
+    throw err;
+  }
+  return [];
+}
+
+const shell = (name: string, extra = "") => `  - name: ${name}\n    type: shell\n    config:\n      command: /bin/true\n${extra}`;
+
+describe("schema rules", () => {
+  const cases: [string, string, string[]][] = [
+    ["missing name and tasks", "description: x\n", ["wf.yaml:1:1: name: required", "wf.yaml:1:1: tasks: required"]],
+    ["a name with a space", `name: my flow\ntasks:\n${shell("a")}`, ["wf.yaml:1:7: name: must be 1-64 characters of letters, digits, '-' or '_'"]],
+    ["a name too long", `name: ${"x".repeat(65)}\ntasks:\n${shell("a")}`, ["wf.yaml:1:7: name: must be 1-64 characters of letters, digits, '-' or '_'"]],
+    ["a description over 256 characters", `name: w\ndescription: ${"d".repeat(257)}\ntasks:\n${shell("a")}`, ["wf.yaml:2:14: description: must be at most 256 characters"]],
+    ["an empty task list", "name: w\ntasks: []\n", ["wf.yaml:2:8: tasks: must have at least one task"]],
+    ["tasks that is not a list", "name: w\ntasks: 3\n", ["wf.yaml:2:8: tasks: expected a list of tasks, got number 3"]],
+    ["max_parallel 0", `name: w\nconfig:\n  max_parallel: 0\ntasks:\n${shell("a")}`, ["wf.yaml:3:17: config.max_parallel: must be an integer from 1 to 256, got number 0"]],
+    ["max_parallel 257", `name: w\nconfig:\n  max_parallel: 257\ntasks:\n${shell("a")}`, ["wf.yaml:3:17: config.max_parallel: must be an integer from 1 to 256, got number 257"]],
+    ["retry_default 101", `name: w\nconfig:\n  retry_default: 101\ntasks:\n${shell("a")}`, ["wf.yaml:3:18: config.retry_default: must be an integer from 0 to 100, got number 101"]],
+    ["timeout_default -1", `name: w\nconfig:\n  timeout_default: -1\ntasks:\n${shell("a")}`, ["wf.yaml:3:20: config.timeout_default: must be an integer from 0 to 86400, got number -1"]],
+    ["a fractional retry", `name: w\ntasks:\n${shell("a", "    retry: 1.5\n")}`, ["wf.yaml:7:12: tasks[0].retry: must be an integer from 0 to 100, got number 1.5"]],
+    ["a string timeout", `name: w\ntasks:\n${shell("a", "    timeout: '10'\n")}`, ["wf.yaml:7:14: tasks[0].timeout: must be an integer from 0 to 86400, got a string"]],
+    ["continue_on_failure not a boolean", `name: w\ntasks:\n${shell("a", "    continue_on_failure: yes\n")}`, ["wf.yaml:7:26: tasks[0].continue_on_failure: expected true or false, got a string"]],
+    ["an unknown task type", "name: w\ntasks:\n  - name: a\n    type: ftp\n    config: {}\n", ["wf.yaml:4:11: tasks[0].type: must be one of shell, ssh, http"]],
+    ["a missing config", "name: w\ntasks:\n  - name: a\n    type: shell\n", ["wf.yaml:3:5: tasks[0].config: required"]],
+    ["an unknown top-level key, with a suggestion", `name: w\nschedul: "* * * * * *"\ntasks:\n${shell("a")}`, ["wf.yaml:2:1: schedul: unknown key (did you mean 'schedule'?)"]],
+    ["an unknown task key", `name: w\ntasks:\n${shell("a", "    retrys: 2\n")}`, ["wf.yaml:7:5: tasks[0].retrys: unknown key (did you mean 'retry'?)"]],
+    ["an unknown shell config key", "name: w\ntasks:\n  - name: a\n    type: shell\n    config:\n      command: x\n      cwd: /tmp\n", ["wf.yaml:7:7: tasks[0].config.cwd: unknown key"]],
+    ["shell without command", "name: w\ntasks:\n  - name: a\n    type: shell\n    config:\n      args: [x]\n", ["wf.yaml:6:7: tasks[0].config.command: required"]],
+    ["shell args with a number", "name: w\ntasks:\n  - name: a\n    type: shell\n    config:\n      command: x\n      args: [1]\n", ["wf.yaml:7:14: tasks[0].config.args[0]: expected a string (quote numbers and booleans), got number 1"]],
+    ["a relative workdir", "name: w\ntasks:\n  - name: a\n    type: shell\n    config:\n      command: x\n      workdir: tmp\n", ["wf.yaml:7:16: tasks[0].config.workdir: workdir must be an absolute path"]],
+    ["an env value that is a number", "name: w\ntasks:\n  - name: a\n    type: shell\n    config:\n      command: x\n      env: {PORT: 5432}\n", ["wf.yaml:7:19: tasks[0].config.env.PORT: expected a string (quote numbers and booleans), got number 5432"]],
+    ["ssh without host and user", "name: w\ntasks:\n  - name: a\n    type: ssh\n    config:\n      command: uptime\n", ["wf.yaml:6:7: tasks[0].config.host: required", "wf.yaml:6:7: tasks[0].config.user: required"]],
+    ["ssh port out of range", "name: w\ntasks:\n  - name: a\n    type: ssh\n    config: {host: h, user: u, command: c, port: 70000}\n", ["wf.yaml:5:50: tasks[0].config.port: must be an integer from 1 to 65535, got number 70000"]],
+    ["ssh timeout 0", "name: w\ntasks:\n  - name: a\n    type: ssh\n    config: {host: h, user: u, command: c, timeout: 0}\n", ["wf.yaml:5:53: tasks[0].config.timeout: must be an integer from 1 to 3600, got number 0"]],
+    ["http with a bad method", "name: w\ntasks:\n  - name: a\n    type: http\n    config: {url: 'http://x', method: FETCH}\n", ["wf.yaml:5:39: tasks[0].config.method: must be one of GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS (any case)"]],
+    ["http with an unsupported scheme", "name: w\ntasks:\n  - name: a\n    type: http\n    config: {url: 'ftp://x/y', method: get}\n", ["wf.yaml:5:19: tasks[0].config.url: unsupported scheme 'ftp' (use http or https)"]],
+    ["http with a malformed URL", "name: w\ntasks:\n  - name: a\n    type: http\n    config: {url: 'not a url', method: get}\n", ["wf.yaml:5:19: tasks[0].config.url: 'not a url' is not a valid URL"]],
+    ["a 5-field cron schedule", `name: w\nschedule: "*/5 * * * *"\ntasks:\n${shell("a")}`, ["wf.yaml:2:11: schedule: must have 6 fields (sec min hour day month dayofweek), got 5"]],
+    ["an out-of-range cron field", `name: w\nschedule: "0 0 25 * * *"\ntasks:\n${shell("a")}`, []],
+    ["an unknown time zone", `name: w\ntimezone: Mars/Olympus\ntasks:\n${shell("a")}`, ["wf.yaml:2:11: timezone: unknown time zone 'Mars/Olympus' (use an IANA name such as Europe/Berlin)"]],
+    ["a missing dependency", `name: w\ntasks:\n${shell("a", "    depends_on: [b]\n")}`, ["wf.yaml:7:18: tasks[0].depends_on[0]: unknown task 'b'"]],
+  ];
+  for (const [name, yaml, expected] of cases) {
+    if (name === "an out-of-range cron field") {
+      test(name, () => {
+        const [p] = problems(yaml);
+        expect(p).toStartWith("wf.yaml:2:11: schedule: invalid cron expression:");
+      });
+      continue;
+    }
+    test(name, () => expect(problems(yaml)).toEqual(expected));
+  }
+
+  test("every problem in one pass, in file order", () => {
+    const found = problems(`name: bad name
+config:
+  max_parallel: 0
+tasks:
+  - name: a
+    type: shell
+    config:
+      comand: /bin/true
+  - name: b
+    type: http
+    depends_on: [a, zz, b]
+    config:
+      url: ftp://x
+      method: GETT
+`);
+    expect(found).toEqual([
+      "wf.yaml:1:7: name: must be 1-64 characters of letters, digits, '-' or '_'",
+      "wf.yaml:3:17: config.max_parallel: must be an integer from 1 to 256, got number 0",
+      "wf.yaml:8:7: tasks[0].config.command: required",
+      "wf.yaml:8:7: tasks[0].config.comand: unknown key (did you mean 'command'?)",
+      "wf.yaml:11:21: tasks[1].depends_on[1]: unknown task 'zz'",
+      "wf.yaml:11:25: tasks[1].depends_on[2]: task 'b' depends on itself",
+      "wf.yaml:13:12: tasks[1].config.url: unsupported scheme 'ftp' (use http or https)",
+      "wf.yaml:14:15: tasks[1].config.method: must be one of GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS (any case)",
+    ]);
+  });
+
+  test("a cycle is reported with its path", () => {
+    expect(problems(`name: w\ntasks:\n${shell("a", "    depends_on: [c]\n")}${shell("b", "    depends_on: [a]\n")}${shell("c", "    depends_on: [b]\n")}`)).toEqual([
+      "wf.yaml:7:17: tasks[0].depends_on: dependency cycle: a -> c -> b -> a",
+    ]);
+  });
+});
+
+describe("documents that are not workflows", () => {
+  const cases: [string, string, string][] = [
+    ["an empty file", "", "wf.yaml: file is empty; a workflow needs at least 'name' and 'tasks'"],
+    ["only comments", "# nothing\n", "wf.yaml: file is empty; a workflow needs at least 'name' and 'tasks'"],
+    ["a list", "- a\n- b\n", "wf.yaml:1:1: the top level must be a mapping with 'name' and 'tasks', got a list"],
+    ["a scalar", "hello\n", "wf.yaml:1:1: the top level must be a mapping with 'name' and 'tasks', got a single value"],
+    ["invalid YAML", "name: [\n", "wf.yaml:2:1: Flow sequence in block collection must be sufficiently indented and end with a ]"],
+    ["a duplicate key", "name: a\nname: b\n", "wf.yaml:2:1: Map keys must be unique"],
+  ];
+  for (const [name, yaml, expected] of cases) test(name, () => expect(problems(yaml)).toEqual([expected]));
+});
+
+describe("building the workflow", () => {
+  test("defaults: max_parallel 4, retry and timeout from the workflow, else from settings", () => {
+    const wf = parseWorkflow(`name: w\nconfig:\n  retry_default: 1\ntasks:\n${shell("a")}${shell("b", "    retry: 0\n    timeout: 0\n")}`, "wf.yaml", opts);
+    expect(wf.maxParallel).toBe(4);
+    expect(wf.tasks.map((t) => [t.retry, t.timeout, t.continueOnFailure])).toEqual([
+      [1, 300, false],
+      [0, 0, false],
+    ]);
+    const fromSettings = parseWorkflow(`name: w\ntasks:\n${shell("a")}`, "wf.yaml", { ...opts, defaultRetry: 5, defaultTimeout: 60 });
+    expect([fromSettings.tasks[0]!.retry, fromSettings.tasks[0]!.timeout]).toEqual([5, 60]);
+  });
+
+  test("[timeout] max_seconds caps every timeout, including 'no timeout'", () => {
+    const wf = parseWorkflow(`name: w\ntasks:\n${shell("a", "    timeout: 0\n")}${shell("b", "    timeout: 10\n")}${shell("c", "    timeout: 9000\n")}`, "wf.yaml", { ...opts, maxTimeout: 3600 });
+    expect(wf.tasks.map((t) => t.timeout)).toEqual([3600, 10, 3600]);
+  });
+
+  test("${VAR} expands in string values only; $$ is a literal $; unset is empty", () => {
+    const wf = parseWorkflow(
+      `name: w
+tasks:
+  - name: a
+    type: shell
+    config:
+      command: /bin/echo
+      args: ["\${HOST}", "cost: $$5", "\${UNSET}-x", "$(date)", "$HOST", "\${EMPTY}"]
+      env:
+        TARGET: "https://\${HOST}/"
+`,
+      "wf.yaml",
+      opts,
+    );
+    const t = wf.tasks[0]!;
+    if (t.type !== "shell") throw new Error("shell expected");
+    expect(t.config.args).toEqual(["example.org", "cost: $5", "-x", "$(date)", "$HOST", ""]);
+    expect(t.config.env).toEqual({ TARGET: "https://example.org/" });
+  });
+
+  test("a variable cannot change the document's structure", () => {
+    const wf = parseWorkflow(`name: w\ntasks:\n  - name: a\n    type: shell\n    config:\n      command: "\${EVIL}"\n`, "wf.yaml", {
+      ...opts,
+      env: { EVIL: "x\n      args: [injected]" },
+    });
+    const t = wf.tasks[0]!;
+    if (t.type !== "shell") throw new Error("shell expected");
+    expect(t.config.command).toBe("x\n      args: [injected]");
+    expect(t.config.args).toEqual([]);
+  });
+
+  test("ssh defaults: port 22, ~/.ssh/id_rsa under the home directory, 30 s connect timeout", () => {
+    const wf = parseWorkflow("name: w\ntasks:\n  - name: a\n    type: ssh\n    config: {host: pi.local, user: pi, command: uptime}\n", "wf.yaml", opts);
+    expect(wf.tasks[0]!.config).toEqual({ host: "pi.local", port: 22, user: "pi", command: "uptime", keyPath: "/home/pi/.ssh/id_rsa", timeout: 30 });
+  });
+
+  test("http: method in any case; credential headers and ${VAR} values in headers are secrets", () => {
+    const wf = parseWorkflow(
+      `name: w
+tasks:
+  - name: a
+    type: http
+    config:
+      url: "https://\${HOST}/api"
+      method: pOsT
+      headers:
+        Authorization: "Bearer \${TOKEN}"
+        X-Trace: "plain"
+        X-Custom: "id-\${HOST}"
+      body: {name: x}
+`,
+      "wf.yaml",
+      opts,
+    );
+    const t = wf.tasks[0]!;
+    if (t.type !== "http") throw new Error("http expected");
+    expect(t.config.method).toBe("POST");
+    expect(t.config.url).toBe("https://example.org/api");
+    expect(t.config.timeout).toBe(30);
+    expect(t.secrets.sort()).toEqual(["Bearer s3cret-token", "example.org", "s3cret-token"].sort());
+  });
+});
+
+describe("files", () => {
+  const sb = sandbox("");
+  afterAll(() => sb.cleanup());
+  const load = (path: string) => loadWorkflow(path, opts);
+
+  test("a missing file is an IO error (exit 5)", () => {
+    expect(() => load(`${sb.dir}/nope.yaml`)).toThrow(new IoError(`${sb.dir}/nope.yaml: no such file`));
+  });
+  test("a directory is an IO error (exit 5)", () => {
+    mkdirSync(`${sb.dir}/d.yaml`);
+    expect(() => load(`${sb.dir}/d.yaml`)).toThrow(`${sb.dir}/d.yaml: is a directory, not a workflow file`);
+  });
+  test("a binary file is a validation error", () => {
+    writeFileSync(`${sb.dir}/bin.yaml`, Buffer.from([0x7f, 0x45, 0x4c, 0x46, 0, 1, 2]));
+    expect(() => load(`${sb.dir}/bin.yaml`)).toThrow(`${sb.dir}/bin.yaml: not a text file (it contains binary data)`);
+  });
+  test("a file over 1 MiB is refused before parsing", () => {
+    writeFileSync(`${sb.dir}/big.yaml`, `name: w\n# ${"x".repeat(1024 * 1024)}\n`);
+    expect(() => load(`${sb.dir}/big.yaml`)).toThrow(`${sb.dir}/big.yaml: file is 1.0 MiB; a workflow file may be at most 1 MiB`);
+  });
+  test("more than 1000 tasks is refused", () => {
+    const tasks = Array.from({ length: 1001 }, (_, i) => `  - {name: t${i}, type: shell, config: {command: /bin/true}}`).join("\n");
+    writeFileSync(`${sb.dir}/many.yaml`, `name: w\ntasks:\n${tasks}\n`);
+    expect(() => load(`${sb.dir}/many.yaml`)).toThrow(`${sb.dir}/many.yaml:3:3: tasks: 1001 tasks; a workflow may have at most 1000`);
+  });
+  test("1000 tasks in a layered DAG load", () => {
+    const tasks = Array.from({ length: 1000 }, (_, i) => {
+      const level = Math.floor(i / 100);
+      const deps = level ? `, depends_on: [t${i - 100}, t${(level - 1) * 100 + ((i + 1) % 100)}]` : "";
+      return `  - {name: t${i}, type: shell, config: {command: /bin/true}${deps}}`;
+    });
+    writeFileSync(`${sb.dir}/layered.yaml`, `name: w\ntasks:\n${tasks.join("\n")}\n`);
+    expect(load(`${sb.dir}/layered.yaml`).tasks.length).toBe(1000);
+  });
+});
