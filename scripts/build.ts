@@ -1,0 +1,271 @@
+// `bun run build`: cross-compile PicoFlow into one self-contained binary per target
+// (dist/picoflow-linux-x64, dist/picoflow-linux-arm64), each with a .sha256 beside it.
+//
+//   bun scripts/build.ts [--target linux-x64|linux-arm64]... [--outdir DIR] [--check-reproducible]
+//
+// Before compiling it refuses anything that would make the binary depend on the build
+// machine: a Bun other than the pinned one, a native `.node` addon in the bundle (ssh2 and
+// cpu-features must take their pure-JS paths), or source that looks itself up on disk at
+// run time (import.meta.dir, __dirname). See docs/building.md.
+
+import { createHash } from "node:crypto";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative, resolve } from "node:path";
+
+const ROOT = resolve(import.meta.dir, "..");
+const ENTRY = "src/main.ts";
+const TARGETS = { "linux-x64": "bun-linux-x64", "linux-arm64": "bun-linux-arm64" } as const;
+type Target = keyof typeof TARGETS;
+
+interface Options {
+  targets: Target[];
+  outdir: string;
+  checkReproducible: boolean;
+}
+
+class BuildError extends Error {}
+
+function parseArgs(argv: string[]): Options {
+  const opts: Options = { targets: [], outdir: join(ROOT, "dist"), checkReproducible: false };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new BuildError(`${a} needs a value`);
+      return v;
+    };
+    if (a === "--target") {
+      const t = value();
+      if (!(t in TARGETS)) throw new BuildError(`unknown target '${t}' (one of: ${Object.keys(TARGETS).join(", ")})`);
+      opts.targets.push(t as Target);
+    } else if (a === "--outdir") opts.outdir = resolve(value());
+    else if (a === "--check-reproducible") opts.checkReproducible = true;
+    else if (a === "-h" || a === "--help") {
+      console.log("usage: bun scripts/build.ts [--target linux-x64|linux-arm64]... [--outdir DIR] [--check-reproducible]");
+      process.exit(0);
+    } else throw new BuildError(`unknown argument '${a}'`);
+  }
+  if (!opts.targets.length) opts.targets = Object.keys(TARGETS) as Target[];
+  return opts;
+}
+
+const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string; packageManager: string };
+
+/** The same source built by another Bun is another binary: pin it like the lockfile pins packages. */
+function checkBun(): void {
+  const want = pkg.packageManager.replace(/^bun@/, "");
+  if (Bun.version !== want) {
+    throw new BuildError(`this is Bun ${Bun.version}; the release build needs Bun ${want} (package.json "packageManager")`);
+  }
+}
+
+/** Source that finds files next to itself breaks once compiled: there is no source tree on the Pi. */
+function checkNoSourceTreeLookups(): void {
+  const offenders: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of readdirSync(dir, { withFileTypes: true })) {
+      const p = join(dir, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (/\.[cm]?[jt]s$/.test(e.name)) {
+        readFileSync(p, "utf8")
+          .split("\n")
+          .forEach((line, n) => {
+            if (/^\s*(\/\/|\*)/.test(line)) return;
+            if (/import\.meta\.(dir|dirname|path|file|filename|url|resolve)\b|__dirname|__filename|require\.resolve/.test(line)) {
+              offenders.push(`${relative(ROOT, p)}:${n + 1}: ${line.trim()}`);
+            }
+          });
+      }
+    }
+  };
+  walk(join(ROOT, "src"));
+  if (offenders.length) {
+    throw new BuildError(`source must not look itself up on disk at run time (there is no source tree next to the binary):\n  ${offenders.join("\n  ")}`);
+  }
+}
+
+/** Every `.node` file under a directory. */
+function nativeAddons(dir: string): string[] {
+  const out: string[] = [];
+  if (!existsSync(dir)) return out;
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = join(d, e.name);
+      if (e.isDirectory()) walk(p);
+      else if (e.name.endsWith(".node")) out.push(relative(ROOT, p));
+    }
+  };
+  walk(dir);
+  return out;
+}
+
+/** The package directory ("node_modules/x" or "node_modules/@s/x") a bundled input belongs to. */
+function packageDirOf(input: string): string | null {
+  const m = /^(.*node_modules\/(?:@[^/]+\/)?[^/]+)\//.exec(input);
+  return m ? m[1]! : null;
+}
+
+interface Meta {
+  inputs: Record<string, { imports?: { path: string; kind: string; external?: boolean }[] }>;
+}
+
+/**
+ * Fail if a native addon is, or could be, in the binary. A `.node` file is tied to one CPU
+ * and libc, so an x64 addon embedded in the arm64 binary (or a missing one) breaks the Pi.
+ * Optional `require()`s that stay unresolved (ssh2's sshcrypto.node, cpu-features) are fine:
+ * ssh2 wraps them in try/catch and uses its JavaScript implementation.
+ */
+function checkNoNativeAddons(meta: Meta): { optionalExternals: string[] } {
+  const problems: string[] = [];
+  const packages = new Set<string>();
+  const optionalExternals: string[] = [];
+  for (const [input, info] of Object.entries(meta.inputs)) {
+    if (input.endsWith(".node")) problems.push(`${input} is bundled`);
+    const dir = packageDirOf(input);
+    if (dir) packages.add(dir);
+    for (const imp of info.imports ?? []) {
+      if (imp.path.endsWith(".node") && !imp.external) problems.push(`${input} imports ${imp.path}`);
+      if (imp.external && (imp.path.endsWith(".node") || /^(cpu-features|buildcheck|nan)$/.test(imp.path))) {
+        optionalExternals.push(`${input}: require('${imp.path}') left unresolved`);
+      }
+    }
+  }
+  for (const dir of packages) for (const f of nativeAddons(join(ROOT, dir))) problems.push(`${f} exists in a bundled package`);
+  if (problems.length) {
+    throw new BuildError(
+      `a native addon would be embedded in the binary:\n  ${problems.join("\n  ")}\n` +
+        `reinstall without install scripts: rm -rf node_modules && bun install --frozen-lockfile --ignore-scripts`,
+    );
+  }
+  return { optionalExternals };
+}
+
+function sha256(path: string): string {
+  return createHash("sha256").update(readFileSync(path)).digest("hex");
+}
+
+/** Options shared by every build; docs/building.md explains each one. */
+function buildConfig(target: Target, outfile: string) {
+  return {
+    entrypoints: [join(ROOT, ENTRY)],
+    root: ROOT,
+    target: "bun" as const,
+    format: "esm" as const,
+    // Smaller and faster to start; names are kept so error classes keep theirs.
+    minify: { whitespace: true, syntax: true, identifiers: true, keepNames: true },
+    sourcemap: "none" as const,
+    metafile: true,
+    // ssh2's optional CPU probe: installed or not (bun installs optional packages, minus their
+    // build), it stays out, so the bundle is the same on every machine and ssh2 uses JS.
+    external: ["cpu-features"],
+    define: { "process.env.NODE_ENV": JSON.stringify("production") },
+    compile: {
+      target: TARGETS[target],
+      outfile,
+      // The daemon must behave the same from any working directory: a .env or bunfig.toml
+      // lying around (say, in a workflow's workdir) must not change it.
+      autoloadDotenv: false,
+      autoloadBunfig: false,
+      autoloadTsconfig: false,
+      autoloadPackageJson: false,
+    },
+  };
+}
+
+/** "file:line: " of a build message, when it has a position. */
+function where(e: unknown): string {
+  const pos = (e as { position?: { file?: string; line?: number } | null }).position;
+  return pos?.file ? `${relative(ROOT, pos.file)}:${pos.line ?? 0}: ` : "";
+}
+
+async function compile(target: Target, outfile: string): Promise<{ optionalExternals: string[] }> {
+  let result: Bun.BuildOutput;
+  try {
+    result = await Bun.build(buildConfig(target, outfile) as Bun.BuildConfig);
+  } catch (err) {
+    // Bun.build throws an AggregateError listing every unresolved import or syntax error.
+    const errors = err instanceof AggregateError ? err.errors : [err];
+    throw new BuildError(`bun build failed for ${target}:\n${errors.map((e) => `  ${where(e)}${(e as Error).message ?? String(e)}`).join("\n")}`);
+  }
+  for (const log of result.logs) if (log.level === "warning") console.error(`build: warning: ${log.message}`);
+  if (!result.success) {
+    throw new BuildError(`bun build failed for ${target}:\n${result.logs.map((l) => `  ${l.message}`).join("\n")}`);
+  }
+  const meta = (typeof result.metafile === "string" ? JSON.parse(result.metafile) : result.metafile) as Meta;
+  try {
+    return checkNoNativeAddons(meta);
+  } catch (err) {
+    rmSync(outfile, { force: true });
+    throw err;
+  }
+}
+
+/** Run the binary when this machine can: `--version` must name the package version. */
+async function checkVersion(target: Target, path: string): Promise<void> {
+  const hostTarget = `linux-${process.arch === "arm64" ? "arm64" : process.arch}`;
+  if (process.platform !== "linux" || hostTarget !== target) return;
+  const p = Bun.spawn([path, "--version"], { stdout: "pipe", stderr: "pipe", env: {}, cwd: tmpdir() });
+  const [out, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
+  if (code !== 0 || !out.includes(pkg.version)) {
+    throw new BuildError(`${path} --version printed ${JSON.stringify(out.trim())} (exit ${code}); expected version ${pkg.version}`);
+  }
+}
+
+async function buildAll(opts: Options): Promise<void> {
+  mkdirSync(opts.outdir, { recursive: true });
+  for (const target of opts.targets) {
+    const name = `picoflow-${target}`;
+    const outfile = join(opts.outdir, name);
+    const t0 = performance.now();
+    const { optionalExternals } = await compile(target, outfile);
+    await checkVersion(target, outfile);
+    const hash = sha256(outfile);
+    // The format `sha256sum -c` reads: "HASH  NAME".
+    writeFileSync(`${outfile}.sha256`, `${hash}  ${name}\n`);
+    const mb = (statSync(outfile).size / 1048576).toFixed(1);
+    console.log(`built ${relative(process.cwd(), outfile) || outfile}  ${mb} MiB  sha256 ${hash}  (${Math.round(performance.now() - t0)} ms)`);
+    if (optionalExternals.length) console.log(`  optional native code left out (pure-JS fallback used):\n    ${optionalExternals.join("\n    ")}`);
+  }
+}
+
+/** Build every target twice into scratch directories and compare the bytes. */
+async function checkReproducible(opts: Options): Promise<void> {
+  const a = mkdtempSync(join(tmpdir(), "picoflow-build-a-"));
+  const b = mkdtempSync(join(tmpdir(), "picoflow-build-b-"));
+  try {
+    await buildAll({ ...opts, outdir: a });
+    await buildAll({ ...opts, outdir: b });
+    const differ: string[] = [];
+    for (const t of opts.targets) {
+      const name = `picoflow-${t}`;
+      const [ha, hb] = [sha256(join(a, name)), sha256(join(b, name))];
+      console.log(`${ha === hb ? "identical" : "DIFFERENT"}  ${name}  ${ha}${ha === hb ? "" : ` vs ${hb}`}`);
+      if (ha !== hb) differ.push(name);
+    }
+    if (differ.length) throw new BuildError(`two builds of the same source differ: ${differ.join(", ")}`);
+  } finally {
+    rmSync(a, { recursive: true, force: true });
+    rmSync(b, { recursive: true, force: true });
+  }
+}
+
+async function main(): Promise<number> {
+  try {
+    const opts = parseArgs(process.argv.slice(2));
+    process.chdir(ROOT);
+    checkBun();
+    checkNoSourceTreeLookups();
+    if (opts.checkReproducible) await checkReproducible(opts);
+    else await buildAll(opts);
+    return 0;
+  } catch (err) {
+    if (err instanceof BuildError) {
+      console.error(`build: ${err.message}`);
+      return 1;
+    }
+    throw err;
+  }
+}
+
+if (import.meta.main) process.exitCode = await main();
