@@ -4,7 +4,7 @@
 
 import { PicoflowError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { maskSecrets } from "../secrets.ts";
+import { maskSecrets, StreamMasker } from "../secrets.ts";
 import type { ExecResult, Executor, OutputStream, StopReason } from "../executors/types.ts";
 import type { RunRecorder, Trigger } from "../store/types.ts";
 import { insertSorted } from "../workflow/dag.ts";
@@ -167,6 +167,8 @@ export async function runWorkflow(wf: Workflow, opts: RunOptions): Promise<RunSu
         ? setTimeout(() => ctl.abort({ kind: "timeout", seconds: task.timeout } satisfies StopReason), task.timeout * 1000)
         : undefined;
     const start = performance.now();
+    // Per stream, so a secret split across two output pieces is still masked.
+    const maskers = { stdout: new StreamMasker(task.secrets), stderr: new StreamMasker(task.secrets) };
     let result: ExecResult;
     try {
       result = await executor.run(task.config, {
@@ -183,9 +185,11 @@ export async function runWorkflow(wf: Workflow, opts: RunOptions): Promise<RunSu
           }
         },
         onOutput: (stream, text) => {
+          const safe = maskers[stream].push(text);
+          if (!safe) return;
           let parts = pendingOutput.get(attemptId);
           if (!parts) pendingOutput.set(attemptId, (parts = []));
-          parts.push({ stream, text: maskSecrets(text, task.secrets) });
+          parts.push({ stream, text: safe });
         },
       });
     } catch (err) {

@@ -209,7 +209,7 @@ export function parseWorkflow(text: string, file: string, opts: LoadOptions): Wo
             body: c.body,
             timeout: c.timeout ?? 30,
           };
-          return { ...base, type: "http", config, secrets: secretsOf(config.headers, index, substituted) };
+          return { ...base, type: "http", config, secrets: [...secretsOf(config.headers, index, substituted), ...urlSecrets(config.url)] };
         }
       }
     }),
@@ -238,6 +238,18 @@ function secretsOf(headers: Record<string, string>, index: number, substituted: 
     for (const v of substituted.get(["tasks", index, "config", "headers", name].join("\u0000")) ?? []) out.add(v);
   }
   return [...out];
+}
+
+/** The password of a `https://user:password@host/` URL, as written and decoded. */
+function urlSecrets(url: string): string[] {
+  try {
+    const { password } = new URL(url);
+    if (!password) return [];
+    const decoded = decodeURIComponent(password);
+    return decoded === password ? [password] : [password, decoded];
+  } catch {
+    return [];
+  }
 }
 
 export function expandHome(p: string, home: string): string {

@@ -96,6 +96,11 @@ export const httpConfigSchema = z.strictObject({
     .union([z.record(z.string(), z.unknown()), z.array(z.unknown())], { error: typeError("a mapping or a list (sent as JSON)") })
     .optional(),
   timeout: int(1, 3600).optional(),
+}).superRefine((c, ctx) => {
+  // fetch (and most servers) refuse a body on GET and HEAD: say so at validate time.
+  if (c.body !== undefined && /^(get|head)$/i.test(c.method)) {
+    ctx.addIssue({ code: "custom", path: ["body"], message: `a ${c.method.toUpperCase()} request cannot have a body (use POST, PUT or PATCH)` });
+  }
 });
 
 export const taskConfigSchemas = {
