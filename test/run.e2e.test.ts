@@ -2,7 +2,7 @@
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync, statSync } from "node:fs";
-import { alive, cli, rows, sandbox, spawnCli, waitFor, type Sandbox } from "./helpers.ts";
+import { alive, cli, picoflowCommand, rows, sandbox, spawnCli, waitFor, type Sandbox } from "./helpers.ts";
 
 let sb: Sandbox;
 beforeAll(() => {
@@ -244,6 +244,34 @@ tasks:
     ]);
     const stderr = await new Response(p.stderr).text();
     expect(stderr).toContain("picoflow: workflow 'interrupted' interrupted by SIGINT");
+  });
+
+  test("SIGTERM and SIGHUP (a closed terminal) stop a run the same way", async () => {
+    for (const sig of ["SIGTERM", "SIGHUP"] as const) {
+      const pidFile = `${sb.dir}/${sig}.pid`;
+      const name = `stopped_by_${sig.toLowerCase()}`;
+      const p = spawnCli(sb, ["run", wf(name, sh("long", `echo $$$$ > ${pidFile}; sleep 30`))]);
+      const pid = await waitFor(() => (existsSync(pidFile) && Number(readFileSync(pidFile, "utf8"))) || 0, 10_000, "task start");
+      p.kill(sig);
+      expect(await p.exited).toBe(9);
+      expect(alive(pid)).toBe(false);
+      expect(runsOf(name)[0]).toMatchObject({ status: "failed", error_message: `interrupted by ${sig}` });
+    }
+  });
+
+  test("a reader that closes stdout early does not break the run", async () => {
+    const file = wf("piped", sh("a", "echo a") + sh("b", "echo b", "\n    depends_on: [a]"));
+    const p = Bun.spawn(["bash", "-c", `${picoflowCommand().join(" ")} run ${file} | head -c 1 >/dev/null; echo "\${PIPESTATUS[0]}"`], {
+      cwd: sb.dir,
+      env: sb.env,
+      stdout: "pipe",
+      stderr: "pipe",
+    });
+    const [out, err] = [await new Response(p.stdout).text(), await new Response(p.stderr).text()];
+    await p.exited;
+    expect(out.trim()).toBe("0");
+    expect(err).not.toContain("EPIPE");
+    expect(runsOf("piped")[0]).toMatchObject({ status: "success", successful_tasks: 2 });
   });
 
   test("two runs on one database at the same time do not disturb each other", async () => {

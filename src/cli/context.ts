@@ -24,6 +24,23 @@ export interface GlobalOptions {
   config?: string;
 }
 
+let stdoutClosed = false;
+let guarded = false;
+
+/**
+ * Write the answer to stdout. If the reader went away (`picoflow history | head -1`), stop
+ * writing quietly: a closed pipe must not turn a finished run into a crash.
+ */
+function writeOut(text: string): void {
+  if (!guarded) {
+    guarded = true;
+    process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+      if (err.code === "EPIPE") stdoutClosed = true;
+    });
+  }
+  if (!stdoutClosed) process.stdout.write(text);
+}
+
 export function createContext(opts: GlobalOptions): CliContext {
   const flags: FlagValues = {
     logLevel: opts.logLevel === undefined ? undefined : String(opts.logLevel),
@@ -37,7 +54,7 @@ export function createContext(opts: GlobalOptions): CliContext {
     settings,
     log: createLogger(settings.logLevel, format),
     env: process.env,
-    out: (text) => process.stdout.write(text),
+    out: writeOut,
     tty: Boolean(process.stdout.isTTY),
   };
 }

@@ -35,7 +35,8 @@ async function runCommand(file: string, opts: GlobalOptions): Promise<void> {
     const recorder = new SqliteRecorder(db, { pid: process.pid, identity: selfIdentity() }, settings.dbPath);
 
     const interrupt = new AbortController();
-    const unsubscribe = onSignals(["SIGINT", "SIGTERM"], (sig) => {
+    // SIGHUP too: a closed terminal or SSH session must not leave the run half-recorded.
+    const unsubscribe = onSignals(["SIGINT", "SIGTERM", "SIGHUP"], (sig) => {
       if (interrupt.signal.aborted) return;
       log.warn("signal received; stopping running tasks", { signal: sig });
       interrupt.abort({ kind: "interrupt", signal: sig } satisfies StopReason);

@@ -8,6 +8,37 @@ import type { RunFinish, RunRecorder, Trigger } from "./types.ts";
 
 const now = () => new Date().toISOString();
 
+function statements(db: Database) {
+  return {
+    insertRun: db.prepare(
+      `INSERT INTO workflow_executions (id, workflow_name, started_at, status, total_tasks, successful_tasks,
+         failed_tasks, created_at, trigger, owner_pid, owner_identity, workflow_file, task_names)
+       VALUES (?, ?, ?, 'running', ?, 0, 0, ?, ?, ?, ?, ?, ?)`,
+    ),
+    upsertWorkflow: db.prepare(
+      `INSERT INTO workflows (name, file, description, schedule, task_count, first_seen_at, last_seen_at)
+       VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
+       ON CONFLICT(name) DO UPDATE SET file = ?2, description = ?3, schedule = ?4, task_count = ?5, last_seen_at = ?6`,
+    ),
+    insertAttempt: db.prepare(
+      `INSERT INTO task_executions (id, workflow_execution_id, task_name, status, started_at, attempt, created_at)
+       VALUES (?, ?, ?, 'running', ?, ?, ?)`,
+    ),
+    setPid: db.prepare(`UPDATE task_executions SET pid = ?, pid_identity = ? WHERE id = ?`),
+    insertChunk: db.prepare(`INSERT INTO task_output_chunks (task_execution_id, stream, data) VALUES (?, ?, ?)`),
+    finishAttempt: db.prepare(
+      `UPDATE task_executions SET status = ?, finished_at = ?, exit_code = ?, stdout = ?, stderr = ?,
+         error_message = ?, duration_seconds = ?, http_status = ? WHERE id = ?`,
+    ),
+    deleteChunks: db.prepare(`DELETE FROM task_output_chunks WHERE task_execution_id = ?`),
+    finishRun: db.prepare(
+      `UPDATE workflow_executions SET status = ?, finished_at = ?, duration_seconds = ?, successful_tasks = ?,
+         failed_tasks = ?, error_message = ? WHERE id = ?`,
+    ),
+    insertSkipped: db.prepare(`INSERT OR REPLACE INTO skipped_tasks (workflow_execution_id, task_name, reason) VALUES (?, ?, ?)`),
+  };
+}
+
 export interface Owner {
   pid: number;
   /** Identity that survives pid reuse (see sys/proc.ts). */
@@ -16,42 +47,21 @@ export interface Owner {
 
 export class SqliteRecorder implements RunRecorder {
   private readonly started = new Map<string, number>();
-  private readonly q;
+  private readonly q: ReturnType<typeof statements>;
 
   constructor(
     private readonly db: Database,
     private readonly owner: Owner,
     private readonly path: string,
   ) {
-    this.q = {
-      insertRun: db.prepare(
-        `INSERT INTO workflow_executions (id, workflow_name, started_at, status, total_tasks, successful_tasks,
-           failed_tasks, created_at, trigger, owner_pid, owner_identity, workflow_file, task_names)
-         VALUES (?, ?, ?, 'running', ?, 0, 0, ?, ?, ?, ?, ?, ?)`,
-      ),
-      upsertWorkflow: db.prepare(
-        `INSERT INTO workflows (name, file, description, schedule, task_count, first_seen_at, last_seen_at)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)
-         ON CONFLICT(name) DO UPDATE SET file = ?2, description = ?3, schedule = ?4, task_count = ?5, last_seen_at = ?6`,
-      ),
-      insertAttempt: db.prepare(
-        `INSERT INTO task_executions (id, workflow_execution_id, task_name, status, started_at, attempt, created_at)
-         VALUES (?, ?, ?, 'running', ?, ?, ?)`,
-      ),
-      setPid: db.prepare(`UPDATE task_executions SET pid = ?, pid_identity = ? WHERE id = ?`),
-      insertChunk: db.prepare(`INSERT INTO task_output_chunks (task_execution_id, stream, data) VALUES (?, ?, ?)`),
-      finishAttempt: db.prepare(
-        `UPDATE task_executions SET status = ?, finished_at = ?, exit_code = ?, stdout = ?, stderr = ?,
-           error_message = ?, duration_seconds = ?, http_status = ? WHERE id = ?`,
-      ),
-      deleteChunks: db.prepare(`DELETE FROM task_output_chunks WHERE task_execution_id = ?`),
-      finishRun: db.prepare(
-        `UPDATE workflow_executions SET status = ?, finished_at = ?, duration_seconds = ?, successful_tasks = ?,
-           failed_tasks = ?, error_message = ? WHERE id = ?`,
-      ),
-      insertSkipped: db.prepare(`INSERT OR REPLACE INTO skipped_tasks (workflow_execution_id, task_name, reason) VALUES (?, ?, ?)`),
-    };
+    try {
+      this.q = statements(db);
+    } catch (err) {
+      // A file with an older or foreign layout fails here, not halfway through a run.
+      throw databaseError(path, err);
+    }
   }
+
 
   private write<T>(fn: () => T): T {
     try {
