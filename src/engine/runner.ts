@@ -117,7 +117,14 @@ export async function runWorkflow(wf: Workflow, opts: RunOptions): Promise<RunSu
 
   const runTask = async (i: number): Promise<TaskSummary> => {
     const task = wf.tasks[i]!;
-    const executor = await opts.executors[task.type]();
+    let executor: Executor<any>;
+    try {
+      executor = await opts.executors[task.type]();
+    } catch (err) {
+      // A module that cannot load fails this task's attempts like any other failure.
+      const error = `cannot load the ${task.type} executor: ${(err as Error).message}`;
+      executor = { run: async () => ({ status: "failed", exitCode: null, stdout: "", stderr: "", error }) };
+    }
     const maxAttempts = task.retry + 1;
     let total = 0;
     let last: ExecResult | undefined;
