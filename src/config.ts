@@ -31,6 +31,14 @@ export interface Settings {
   };
   execution: { maxParallel: number | null };
   logs: { retentionDays: number; maxSizeMb: number; cleanupEnabled: boolean };
+  daemon: {
+    /** How long a stopping daemon lets running workflows finish before it kills them. */
+    shutdownGraceSeconds: number;
+    /** Time between retention cleanups while the daemon runs (after the one at start). */
+    cleanupIntervalSeconds: number;
+    /** How often the daemon refreshes its state row (memory, next runs) for `daemon status`. */
+    heartbeatSeconds: number;
+  };
 }
 
 export const DEFAULTS: Settings = {
@@ -43,6 +51,7 @@ export const DEFAULTS: Settings = {
   timeout: { defaultSeconds: 300, maxSeconds: 0, killGraceSeconds: 5 },
   execution: { maxParallel: null },
   logs: { retentionDays: 30, maxSizeMb: 1000, cleanupEnabled: true },
+  daemon: { shutdownGraceSeconds: 60, cleanupIntervalSeconds: 86400, heartbeatSeconds: 15 },
 };
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
@@ -79,6 +88,13 @@ const fileSchema = z.strictObject({
       retention_days: int(0, 36500).optional(),
       max_size_mb: int(0, 1_000_000).optional(),
       cleanup_enabled: z.boolean().optional(),
+    })
+    .optional(),
+  daemon: z
+    .strictObject({
+      shutdown_grace_seconds: z.number().min(0).max(86400).optional(),
+      cleanup_interval_seconds: z.number().min(1).max(31_536_000).optional(),
+      heartbeat_seconds: z.number().min(1).max(3600).optional(),
     })
     .optional(),
 });
@@ -188,6 +204,14 @@ export function resolveSettings({ flags, env, cwd, home }: ResolveInput): Settin
         retentionDays: c.logs?.retention_days,
         maxSizeMb: c.logs?.max_size_mb,
         cleanupEnabled: c.logs?.cleanup_enabled,
+      }),
+    );
+    Object.assign(
+      s.daemon,
+      strip({
+        shutdownGraceSeconds: c.daemon?.shutdown_grace_seconds,
+        cleanupIntervalSeconds: c.daemon?.cleanup_interval_seconds,
+        heartbeatSeconds: c.daemon?.heartbeat_seconds,
       }),
     );
   }

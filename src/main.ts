@@ -5,6 +5,7 @@ import { cac, type CAC } from "cac";
 import pkg from "../package.json" with { type: "json" };
 import { registerRun } from "./cli/run.ts";
 import { registerValidate } from "./cli/validate.ts";
+import { registerDaemon } from "./cli/daemon.ts";
 import { ConfigError, exitCodeOf, messageOf, PicoflowError } from "./errors.ts";
 
 export const VERSION: string = pkg.version;
@@ -18,6 +19,7 @@ function buildCli(): CAC {
     .option("--config <file>", "Config file (default: ./picoflow.toml, ~/.config/picoflow/config.toml, /etc/picoflow/config.toml)");
   registerRun(cli);
   registerValidate(cli);
+  registerDaemon(cli);
   cli.help();
   cli.version(VERSION, "-V, --version");
   return cli;

@@ -89,6 +89,20 @@ const MIGRATIONS: string[] = [
       first_seen_at TEXT NOT NULL,
       last_seen_at TEXT NOT NULL
   );
+
+  -- One row per running daemon (keyed by its PID file), kept current by the daemon and
+  -- deleted on a clean stop; \`daemon status\` reads it after checking pid + identity.
+  CREATE TABLE daemon_state (
+      pid_file TEXT PRIMARY KEY,
+      pid INTEGER NOT NULL,
+      identity TEXT NOT NULL,
+      started_at TEXT NOT NULL,
+      heartbeat_at TEXT NOT NULL,
+      rss_bytes INTEGER,
+      version TEXT,
+      metrics_url TEXT,
+      workflows TEXT NOT NULL
+  );
   `,
 ];
 
@@ -116,6 +130,10 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Database {
   try {
     db.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
     if (!opts.readonly) {
+      // Must come before the first table is created (and before WAL writes the header) to
+      // take effect; on an existing file it is a no-op. Lets retention give space back with
+      // PRAGMA incremental_vacuum (store/retention.ts).
+      db.run("PRAGMA auto_vacuum = INCREMENTAL");
       db.run("PRAGMA journal_mode = WAL");
       // NORMAL in WAL mode is durable across a crash of the process, and cheap per commit.
       db.run("PRAGMA synchronous = NORMAL");

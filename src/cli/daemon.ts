@@ -1,0 +1,255 @@
+// `picoflow daemon start FILE... | stop | status`: cac has no nested subcommands, so one
+// command takes the action as its first argument and dispatches.
+
+import type { CAC } from "cac";
+import { readFileSync, unlinkSync } from "node:fs";
+import { resolve } from "node:path";
+import { runDaemon } from "../daemon/daemon.ts";
+import { defaultPidFile, pidFileState } from "../daemon/pidfile.ts";
+import { nextRunAt } from "../daemon/scheduler.ts";
+import { ConfigError, PicoflowError } from "../errors.ts";
+import pkg from "../../package.json" with { type: "json" };
+import { readDaemonState, type DaemonState } from "../store/daemon-state.ts";
+import { openDatabase } from "../store/db.ts";
+import { isProcessAlive, residentBytes } from "../sys/proc.ts";
+import { createContext, loadOptions, type CliContext, type GlobalOptions } from "./context.ts";
+import { formatDuration, localTime, table } from "./format.ts";
+
+interface DaemonFlags extends GlobalOptions {
+  pidFile?: string;
+  timeout?: string | number;
+  format?: string;
+}
+
+const ACTIONS = ["start", "stop", "status"] as const;
+
+export function registerDaemon(cli: CAC): void {
+  cli
+    .command("daemon <action> [...workflow_files]", "Run scheduled workflows: daemon start FILE..., daemon stop, daemon status")
+    .option("--pid-file <path>", "PID file (default: picoflow.pid next to the database)")
+    .option("--timeout <seconds>", "stop: seconds to wait for the daemon to exit (default: its shutdown grace + kill grace + 15)")
+    .option("--format <format>", "status: table or json (default: table)")
+    .example("picoflow daemon start backup.yaml monitoring.yaml")
+    .example("picoflow daemon start /etc/picoflow/workflows")
+    .example("picoflow daemon status")
+    .example("picoflow daemon stop")
+    .action((action: string, files: string[], opts: DaemonFlags) => daemonCommand(String(action), (files ?? []).map(String), opts));
+}
+
+async function daemonCommand(action: string, files: string[], opts: DaemonFlags): Promise<void> {
+  if (!(ACTIONS as readonly string[]).includes(action)) {
+    throw new ConfigError(`unknown daemon action '${action}' (use: daemon start FILE..., daemon stop, daemon status)`);
+  }
+  if (action !== "start" && files.length) throw new ConfigError(`daemon ${action} takes no workflow files (got '${files[0]}')`);
+  if (opts.pidFile !== undefined && (typeof opts.pidFile !== "string" || opts.pidFile === "")) {
+    throw new ConfigError("--pid-file: expects a path");
+  }
+  if (opts.format !== undefined && action !== "status") throw new ConfigError(`--format applies to 'daemon status' only`);
+  if (opts.timeout !== undefined && action !== "stop") throw new ConfigError(`--timeout applies to 'daemon stop' only`);
+  const ctx = createContext(opts);
+  const pidFile = resolve(opts.pidFile ?? defaultPidFile(ctx.settings.dbPath));
+  if (action === "start") return start(ctx, files, pidFile);
+  if (action === "stop") return stop(ctx, pidFile, opts.timeout);
+  return status(ctx, pidFile, opts.format);
+}
+
+async function start(ctx: CliContext, files: string[], pidFile: string): Promise<void> {
+  if (!files.length) throw new ConfigError("daemon start needs at least one workflow file, directory or pattern");
+  const code = await runDaemon({
+    args: files,
+    cwd: process.cwd(),
+    settings: ctx.settings,
+    log: ctx.log,
+    env: ctx.env,
+    loadOptions: loadOptions(ctx),
+    pidFile,
+    version: pkg.version,
+  });
+  process.exitCode = code;
+}
+
+/** True while `pid` (with `identity`, if known) runs and is not a zombie. */
+function running(pid: number, identity: string | null): boolean {
+  if (!isProcessAlive(pid, identity)) return false;
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return !stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
+  } catch {
+    return false;
+  }
+}
+
+async function stop(ctx: CliContext, pidFile: string, timeoutOpt: string | number | undefined): Promise<void> {
+  const { settings } = ctx;
+  let timeout = settings.daemon.shutdownGraceSeconds + settings.timeout.killGraceSeconds + 15;
+  if (timeoutOpt !== undefined) {
+    const n = Number(timeoutOpt);
+    if (!Number.isFinite(n) || n < 0) throw new ConfigError(`--timeout: '${timeoutOpt}' is not a number of seconds`);
+    timeout = n;
+  }
+  const st = pidFileState(pidFile);
+  if (st.state === "missing") throw new PicoflowError(`no daemon is running (no PID file at ${pidFile})`, 1);
+  if (st.state === "stale") {
+    try {
+      unlinkSync(pidFile);
+    } catch {}
+    throw new PicoflowError(`no daemon is running (stale PID file ${pidFile}: ${st.why}; removed it)`, 1);
+  }
+  try {
+    process.kill(st.pid, "SIGTERM");
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ESRCH") throw new PicoflowError(`no daemon is running (process ${st.pid} is gone)`, 1);
+    if (code === "EPERM") throw new PicoflowError(`cannot signal the daemon (pid ${st.pid}): permission denied; run as its user or with sudo`, 1);
+    throw new PicoflowError(`cannot signal the daemon (pid ${st.pid}): ${code ?? (err as Error).message}`, 1);
+  }
+  ctx.log.info("sent SIGTERM to the daemon", { pid: st.pid, timeout_seconds: timeout });
+  const t0 = Date.now();
+  while (running(st.pid, st.identity)) {
+    if (Date.now() - t0 > timeout * 1000) {
+      throw new PicoflowError(
+        `the daemon (pid ${st.pid}) is still running ${timeout}s after SIGTERM; it may still be finishing workflows (see its log)`,
+        1,
+      );
+    }
+    await Bun.sleep(100);
+  }
+  ctx.out(`Daemon stopped (pid ${st.pid}) after ${formatDuration((Date.now() - t0) / 1000)}\n`);
+}
+
+interface StatusReport {
+  status: "running" | "stopped";
+  pid: number | null;
+  pid_file: string;
+  note?: string;
+  started_at?: string;
+  uptime_seconds?: number;
+  rss_bytes?: number | null;
+  heartbeat_at?: string;
+  version?: string;
+  metrics_url?: string | null;
+  workflows?: {
+    name: string;
+    file: string;
+    schedule: string | null;
+    timezone: string | null;
+    next_run: string | null;
+    running: boolean;
+    error: string | null;
+  }[];
+}
+
+function status(ctx: CliContext, pidFile: string, format: string | undefined): void {
+  if (format !== undefined && format !== "table" && format !== "json") {
+    throw new ConfigError(`--format: '${format}' is not one of table, json`);
+  }
+  const report = buildStatus(ctx, pidFile);
+  if (format === "json") ctx.out(JSON.stringify(report, null, 2) + "\n");
+  else ctx.out(renderStatus(report));
+  if (report.status !== "running") process.exitCode = 1;
+}
+
+function buildStatus(ctx: CliContext, pidFile: string): StatusReport {
+  const st = pidFileState(pidFile);
+  if (st.state === "missing") return { status: "stopped", pid: null, pid_file: pidFile, note: "no PID file" };
+  if (st.state === "stale") return { status: "stopped", pid: st.pid, pid_file: pidFile, note: `stale PID file: ${st.why}` };
+  let state: DaemonState | null = null;
+  let note: string | undefined;
+  try {
+    const db = openDatabase(ctx.settings.dbPath, { readonly: true });
+    try {
+      state = readDaemonState(db, ctx.settings.dbPath, pidFile);
+    } finally {
+      db.close();
+    }
+  } catch (err) {
+    note = `cannot read its state: ${(err as Error).message}`;
+  }
+  // The row must be this very process's: a row left by a daemon killed with -9 is not.
+  if (state && (state.pid !== st.pid || (st.identity !== null && state.identity !== st.identity))) state = null;
+  if (!state) {
+    return {
+      status: "running",
+      pid: st.pid,
+      pid_file: pidFile,
+      note: note ?? `no state reported in ${ctx.settings.dbPath} (starting up, or the daemon uses another --db-path)`,
+      rss_bytes: residentBytes(st.pid),
+    };
+  }
+  const now = new Date();
+  const started = new Date(state.startedAt);
+  return {
+    status: "running",
+    pid: st.pid,
+    pid_file: pidFile,
+    started_at: state.startedAt,
+    uptime_seconds: Math.max(0, Math.round((now.getTime() - started.getTime()) / 1000)),
+    // Live from /proc when we may read it; else what the daemon reported at its last heartbeat.
+    rss_bytes: residentBytes(st.pid) ?? state.rssBytes,
+    heartbeat_at: state.heartbeatAt,
+    version: state.version,
+    metrics_url: state.metricsUrl,
+    workflows: state.workflows.map((w) => ({
+      name: w.name,
+      file: w.file,
+      schedule: w.schedule,
+      timezone: w.timezone,
+      next_run: currentNextRun(w.schedule, w.timezone, w.nextRun, now),
+      running: w.running,
+      error: w.error,
+    })),
+  };
+}
+
+/**
+ * The daemon writes its next trigger times at each heartbeat; one that has passed since has
+ * fired, so the following trigger of the same schedule (the daemon's schedule) is shown.
+ */
+function currentNextRun(schedule: string | null, tz: string | null, reported: string | null, now: Date): string | null {
+  if (!schedule || !reported) return reported;
+  if (Date.parse(reported) > now.getTime()) return reported;
+  try {
+    return nextRunAt(schedule, tz ?? undefined, now)?.toISOString() ?? null;
+  } catch {
+    return reported;
+  }
+}
+
+/** "42s", "5m07s", "3h05m", "2d04h". */
+function formatUptime(seconds: number): string {
+  const s = Math.floor(seconds);
+  if (s < 60) return `${s}s`;
+  const p = (n: number) => String(n).padStart(2, "0");
+  if (s < 3600) return `${Math.floor(s / 60)}m${p(s % 60)}s`;
+  if (s < 86400) return `${Math.floor(s / 3600)}h${p(Math.floor(s / 60) % 60)}m`;
+  return `${Math.floor(s / 86400)}d${p(Math.floor(s / 3600) % 24)}h`;
+}
+
+function mib(bytes: number | null | undefined): string {
+  return bytes === null || bytes === undefined ? "-" : `${(bytes / 1048576).toFixed(1)} MiB`;
+}
+
+function renderStatus(r: StatusReport): string {
+  if (r.status === "stopped") {
+    return `Daemon:    stopped (${r.note})\nPID file:  ${r.pid_file}\n`;
+  }
+  let s = `Daemon:    running\nPID:       ${r.pid}\nPID file:  ${r.pid_file}\n`;
+  if (!r.workflows) return s + `Memory:    ${mib(r.rss_bytes)} resident\nNote:      ${r.note}\n`;
+  s += `Started:   ${localTime(r.started_at)} (up ${formatUptime(r.uptime_seconds ?? 0)})\n`;
+  s += `Memory:    ${mib(r.rss_bytes)} resident\n`;
+  s += `Version:   ${r.version}\n`;
+  s += `Heartbeat: ${localTime(r.heartbeat_at)}\n`;
+  if (r.metrics_url) s += `Metrics:   ${r.metrics_url}\n`;
+  const scheduled = r.workflows.filter((w) => w.schedule).length;
+  s += `Workflows: ${r.workflows.length} loaded, ${scheduled} scheduled\n`;
+  if (!r.workflows.length) return s;
+  const rows = r.workflows.map((w) => [
+    w.name,
+    w.schedule ?? "(none)",
+    w.timezone ?? "local",
+    w.schedule ? localTime(w.next_run) : "-",
+    w.running ? "running" : "idle",
+    w.error ? `invalid on reload, last good version kept: ${w.error.split("\n")[0]}` : w.file,
+  ]);
+  return s + "\n" + table(["WORKFLOW", "SCHEDULE", "TIMEZONE", "NEXT RUN", "STATE", "FILE"], rows);
+}

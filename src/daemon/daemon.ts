@@ -1,0 +1,464 @@
+// The daemon: loads workflow files, triggers scheduled runs (one at a time per workflow),
+// bounds tasks across all runs with one Limiter, keeps its state row current for `daemon
+// status`, serves /metrics and /healthz, applies log retention, reloads on SIGHUP and stops
+// gracefully on SIGTERM/SIGINT. Runs in the foreground (systemd Type=simple).
+
+import { existsSync } from "node:fs";
+import type { RunEvents as RunEventsType } from "../engine/events.ts";
+import { RunEvents } from "../engine/events.ts";
+import { Limiter } from "../engine/limiter.ts";
+import { OUTPUT_LIMIT, runWorkflow } from "../engine/runner.ts";
+import type { Settings } from "../config.ts";
+import { IoError, messageOf, PicoflowError, ValidationError } from "../errors.ts";
+import { executors } from "../executors/index.ts";
+import type { StopReason } from "../executors/types.ts";
+import type { Logger } from "../log.ts";
+import { clearDaemonState, recordSkippedRun, writeDaemonState, type DaemonWorkflowState } from "../store/daemon-state.ts";
+import { openDatabase, type Database } from "../store/db.ts";
+import { recoverOrphans, SqliteRecorder, type Owner } from "../store/recorder.ts";
+import { applyRetention } from "../store/retention.ts";
+import { isProcessAlive, residentBytes, selfIdentity } from "../sys/proc.ts";
+import { killOrphanGroup } from "../sys/process.ts";
+import { onSignals, type SignalName } from "../sys/signals.ts";
+import { loadWorkflow, type LoadOptions } from "../workflow/load.ts";
+import type { Workflow } from "../workflow/types.ts";
+import { acquirePidFile, type PidFileHandle } from "./pidfile.ts";
+import { compileSchedule, planTick, type Schedule } from "./scheduler.ts";
+import { expandArguments } from "./sources.ts";
+
+/** The daemon's global max_parallel when [execution] max_parallel is not set (the spec's default). */
+export const DEFAULT_DAEMON_MAX_PARALLEL = 4;
+
+export interface DaemonOptions {
+  /** Workflow arguments as given: files, directories or unexpanded patterns. */
+  args: string[];
+  cwd: string;
+  settings: Settings;
+  log: Logger;
+  env: Record<string, string | undefined>;
+  loadOptions: LoadOptions;
+  pidFile: string;
+  version: string;
+}
+
+/** What the metrics module offers (src/metrics.ts); loaded only when [metrics] is enabled. */
+interface MetricsLike {
+  observe(events: RunEventsType): void;
+  skippedRun(workflow: string): void;
+  setNextRun(workflow: string, at: Date | null): void;
+}
+
+interface MetricsModule {
+  createMetrics(): MetricsLike;
+}
+interface HttpServerModule {
+  startMetricsServer(opts: {
+    metrics: MetricsLike;
+    port: number;
+    hostname: string;
+    health?: () => unknown;
+    log: Logger;
+  }): Promise<{ port: number; stop(): Promise<void> }>;
+}
+
+interface Entry {
+  file: string;
+  /** The last good version: what is scheduled and run. */
+  wf: Workflow;
+  schedule: Schedule | null;
+  due: Date | null;
+  timer?: ReturnType<typeof setTimeout>;
+  /** Why the file's current content was rejected at the last reload. */
+  error: string | null;
+}
+
+interface Running {
+  runId?: string;
+  startedAt: Date;
+  done: Promise<void>;
+}
+
+/** Load every file given at start; any problem stops the start (exit 2 or 5) before anything runs. */
+function loadAtStart(args: string[], cwd: string, opts: LoadOptions, log: Logger): Map<string, Entry> {
+  const exp = expandArguments(args, cwd);
+  for (const a of exp.empty) log.warn("no workflow files match", { argument: a });
+  const problems: string[] = [];
+  let ioError: IoError | undefined;
+  const entries = new Map<string, Entry>();
+  const byName = new Map<string, string>();
+  for (const file of exp.files) {
+    try {
+      const wf = loadWorkflow(file, opts);
+      const other = byName.get(wf.name);
+      if (other) {
+        problems.push(`${file}: workflow name '${wf.name}' is already used by ${other}; names must be unique`);
+        continue;
+      }
+      byName.set(wf.name, file);
+      entries.set(file, newEntry(file, wf));
+    } catch (err) {
+      if (err instanceof ValidationError) problems.push(...err.problems);
+      else if (err instanceof IoError) ioError ??= err;
+      else throw err;
+    }
+  }
+  if (problems.length) throw new ValidationError(problems);
+  if (ioError) throw ioError;
+  return entries;
+}
+
+function newEntry(file: string, wf: Workflow): Entry {
+  return { file, wf, schedule: wf.schedule ? compileSchedule(wf.schedule, wf.timezone) : null, due: null, error: null };
+}
+
+/** Run the daemon until SIGTERM/SIGINT. Returns the exit code: 0 graceful, 9 if runs had to be killed. */
+export async function runDaemon(o: DaemonOptions): Promise<number> {
+  const { settings, log } = o;
+  const entries = loadAtStart(o.args, o.cwd, o.loadOptions, log);
+
+  const pid: PidFileHandle = acquirePidFile(o.pidFile);
+  if (pid.replaced) log.warn("replaced a stale PID file", { pid_file: pid.path, reason: pid.replaced.why });
+
+  let db: Database | undefined;
+  let stopServer: (() => Promise<void>) | undefined;
+  const timers: ReturnType<typeof setTimeout>[] = [];
+  let unsubscribe: (() => void) | undefined;
+  const owner: Owner = { pid: process.pid, identity: selfIdentity() };
+  try {
+    db = openDatabase(settings.dbPath);
+    const database = db;
+    const path = settings.dbPath;
+    const closed = recoverOrphans(database, path, isProcessAlive, killOrphanGroup);
+    if (closed.length) log.warn("closed runs whose process is gone", { executions: closed });
+
+    const cleanup = () => {
+      if (!settings.logs.cleanupEnabled) return;
+      try {
+        const r = applyRetention(database, path, settings.logs, new Date());
+        log.info("log retention applied", {
+          deleted_by_age: r.deletedByAge,
+          deleted_by_size: r.deletedBySize,
+          bytes_before: r.bytesBefore,
+          bytes_after: r.bytesAfter,
+        });
+      } catch (err) {
+        log.error("log retention failed", { error: messageOf(err) });
+      }
+    };
+    cleanup();
+
+    const recorder = new SqliteRecorder(database, owner, path);
+    for (const e of entries.values()) recorder.noteWorkflow(e.wf);
+
+    const maxParallel = settings.execution.maxParallel ?? DEFAULT_DAEMON_MAX_PARALLEL;
+    const slots = new Limiter(maxParallel);
+    const stopRuns = new AbortController();
+    const running = new Map<string, Running>();
+    const startedAt = new Date();
+    let stopping = false;
+
+    let metrics: MetricsLike | undefined;
+    let metricsUrl: string | null = null;
+    if (settings.metrics.enabled) {
+      // Loaded only when enabled: prom-client costs memory on a Pi.
+      const [{ createMetrics }, { startMetricsServer }] = (await Promise.all([
+        import("../metrics.ts" as string),
+        import("../sys/http-server.ts" as string),
+      ])) as [MetricsModule, HttpServerModule];
+      const m = createMetrics();
+      metrics = m;
+      let server;
+      try {
+        server = await startMetricsServer({
+          metrics: m,
+          port: settings.metrics.port,
+          hostname: settings.metrics.bindAddress,
+          log,
+          health: () => health(),
+        });
+      } catch (err) {
+        if (err instanceof PicoflowError) throw err;
+        throw new PicoflowError(
+          `cannot serve metrics on ${settings.metrics.bindAddress}:${settings.metrics.port}: ${messageOf(err)} (change [metrics] port, or set enabled = false)`,
+          1,
+        );
+      }
+      stopServer = () => server.stop();
+      const host = settings.metrics.bindAddress.includes(":") ? `[${settings.metrics.bindAddress}]` : settings.metrics.bindAddress;
+      metricsUrl = `http://${host}:${server.port}/metrics`;
+      log.info("serving metrics", { url: metricsUrl, health: metricsUrl.replace(/metrics$/, "healthz") });
+    }
+
+    const workflowStates = (): DaemonWorkflowState[] =>
+      [...entries.values()].map((e) => ({
+        name: e.wf.name,
+        file: e.file,
+        schedule: e.wf.schedule ?? null,
+        timezone: e.wf.timezone ?? null,
+        nextRun: e.due?.toISOString() ?? null,
+        running: running.has(e.wf.name),
+        error: e.error,
+      }));
+
+    const health = () => ({
+      status: stopping ? "stopping" : "ok",
+      pid: process.pid,
+      version: o.version,
+      started_at: startedAt.toISOString(),
+      uptime_seconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+      running_workflows: [...running.keys()],
+      workflows: workflowStates(),
+    });
+
+    const publishState = () => {
+      try {
+        writeDaemonState(database, path, {
+          pidFile: pid.path,
+          pid: owner.pid,
+          identity: owner.identity,
+          startedAt: startedAt.toISOString(),
+          heartbeatAt: new Date().toISOString(),
+          rssBytes: residentBytes(),
+          version: o.version,
+          metricsUrl,
+          workflows: workflowStates(),
+        });
+      } catch (err) {
+        log.error("cannot update daemon state", { error: messageOf(err) });
+      }
+    };
+
+    const trigger = (e: Entry, due: Date) => {
+      const wf = e.wf;
+      const current = running.get(wf.name);
+      if (current) {
+        const reason = `skipped: previous run ${current.runId ?? "(starting)"} started ${current.startedAt.toISOString()} was still running`;
+        log.warn("trigger skipped: previous run still running", { workflow: wf.name, scheduled_for: due.toISOString(), execution_id: current.runId });
+        metrics?.skippedRun(wf.name);
+        try {
+          recordSkippedRun(database, path, wf, owner, reason);
+        } catch (err) {
+          log.error("cannot record skipped trigger", { workflow: wf.name, error: messageOf(err) });
+        }
+        return;
+      }
+      log.info("trigger", { workflow: wf.name, scheduled_for: due.toISOString() });
+      const events = new RunEvents();
+      metrics?.observe(events);
+      const entry: Running = { startedAt: new Date(), done: Promise.resolve() };
+      events.on("run:start", (ev) => (entry.runId = ev.runId));
+      running.set(wf.name, entry);
+      entry.done = runWorkflow(wf, {
+        executors,
+        recorder,
+        events,
+        log,
+        trigger: "schedule",
+        signal: stopRuns.signal,
+        env: o.env,
+        maxParallel: Math.min(wf.maxParallel, maxParallel),
+        sharedSlots: slots,
+        backoff: { multiplier: settings.retry.backoffMultiplier, maxSeconds: settings.retry.maxBackoffSeconds },
+        killGraceMs: settings.timeout.killGraceSeconds * 1000,
+        outputLimit: OUTPUT_LIMIT,
+      })
+        .then(
+          () => {},
+          (err) => log.error("scheduled run could not be recorded", { workflow: wf.name, error: messageOf(err) }),
+        )
+        .finally(() => running.delete(wf.name));
+    };
+
+    const arm = (e: Entry) => {
+      clearTimeout(e.timer);
+      e.timer = undefined;
+      if (!e.schedule) {
+        e.due = null;
+        metrics?.setNextRun(e.wf.name, null);
+        return;
+      }
+      const schedule = e.schedule;
+      const tick = () => {
+        if (stopping || entries.get(e.file) !== e || e.schedule !== schedule) return;
+        let sleepMs = 1000;
+        try {
+          const due = e.due;
+          const t = planTick(schedule, due, new Date());
+          sleepMs = t.sleepMs;
+          if (t.missed > 0) log.warn("triggers missed (clock jump or suspended machine)", { workflow: e.wf.name, missed: t.missed });
+          if (t.next?.getTime() !== due?.getTime()) metrics?.setNextRun(e.wf.name, t.next);
+          e.due = t.next;
+          if (t.fire && due) trigger(e, due);
+        } catch (err) {
+          // Never let one bad trigger end the schedule.
+          log.error("scheduling error", { workflow: e.wf.name, error: messageOf(err) });
+        } finally {
+          e.timer = setTimeout(tick, sleepMs);
+        }
+      };
+      e.due = schedule.next(new Date());
+      metrics?.setNextRun(e.wf.name, e.due);
+      if (e.due === null) log.warn("schedule never fires again", { workflow: e.wf.name, schedule: schedule.expr });
+      tick();
+    };
+
+    const describe = (e: Entry) => ({
+      workflow: e.wf.name,
+      file: e.file,
+      schedule: e.wf.schedule,
+      timezone: e.wf.timezone,
+      next_run: e.due?.toISOString(),
+    });
+
+    for (const e of entries.values()) {
+      arm(e);
+      if (e.schedule) log.info("workflow scheduled", describe(e));
+      else log.info("workflow loaded without a schedule; it will not run", { workflow: e.wf.name, file: e.file });
+    }
+
+    const reload = () => {
+      log.info("reloading workflow files", { arguments: o.args });
+      const exp = expandArguments(o.args, o.cwd);
+      for (const a of exp.empty) log.warn("no workflow files match", { argument: a });
+      const present = new Set(exp.files);
+      // Files no longer there (or no longer matched) are unscheduled; their running run finishes.
+      for (const [file, e] of entries) {
+        if (present.has(file)) continue;
+        clearTimeout(e.timer);
+        entries.delete(file);
+        metrics?.setNextRun(e.wf.name, null);
+        log.info("workflow removed", { workflow: e.wf.name, file });
+      }
+      for (const file of exp.files) {
+        const old = entries.get(file);
+        let wf: Workflow;
+        try {
+          wf = loadWorkflow(file, o.loadOptions);
+        } catch (err) {
+          // A file deleted since the listing is a removal; any other problem keeps the last good version.
+          const gone = err instanceof IoError && !existsSync(file);
+          if (old && gone) {
+            clearTimeout(old.timer);
+            entries.delete(file);
+            metrics?.setNextRun(old.wf.name, null);
+            log.info("workflow removed", { workflow: old.wf.name, file });
+          } else if (old) {
+            old.error = messageOf(err);
+            log.error("workflow file is invalid; keeping the last good version scheduled", { workflow: old.wf.name, file, error: old.error });
+          } else {
+            log.error("workflow file is invalid; not loaded", { file, error: messageOf(err) });
+          }
+          continue;
+        }
+        const clash = [...entries.values()].find((x) => x.file !== file && x.wf.name === wf.name);
+        if (clash) {
+          const msg = `workflow name '${wf.name}' is already used by ${clash.file}; names must be unique`;
+          if (old) {
+            old.error = msg;
+            log.error("workflow file is invalid; keeping the last good version scheduled", { workflow: old.wf.name, file, error: msg });
+          } else {
+            log.error("workflow file is invalid; not loaded", { file, error: msg });
+          }
+          continue;
+        }
+        try {
+          recorder.noteWorkflow(wf);
+        } catch (err) {
+          log.error("cannot record workflow", { workflow: wf.name, error: messageOf(err) });
+        }
+        if (!old) {
+          const e = newEntry(file, wf);
+          entries.set(file, e);
+          arm(e);
+          log.info(e.schedule ? "workflow added" : "workflow added without a schedule; it will not run", describe(e));
+          continue;
+        }
+        const scheduleChanged = old.wf.schedule !== wf.schedule || old.wf.timezone !== wf.timezone || old.wf.name !== wf.name;
+        if (old.wf.name !== wf.name) metrics?.setNextRun(old.wf.name, null);
+        old.wf = wf;
+        old.error = null;
+        if (scheduleChanged) {
+          old.schedule = wf.schedule ? compileSchedule(wf.schedule, wf.timezone) : null;
+          arm(old);
+        }
+        log.info("workflow reloaded", { ...describe(old), schedule_changed: scheduleChanged });
+      }
+      publishState();
+    };
+
+    publishState();
+    const heartbeat = setInterval(publishState, settings.daemon.heartbeatSeconds * 1000);
+    const cleanupTimer = setInterval(cleanup, settings.daemon.cleanupIntervalSeconds * 1000);
+    timers.push(heartbeat, cleanupTimer);
+
+    let stopSignal!: (sig: SignalName) => void;
+    const stopped = new Promise<SignalName>((resolve) => (stopSignal = resolve));
+    unsubscribe = onSignals(["SIGINT", "SIGTERM", "SIGHUP"], (sig) => {
+      if (sig === "SIGHUP") {
+        if (!stopping) reload();
+        return;
+      }
+      if (stopping) {
+        if (!stopRuns.signal.aborted && running.size) {
+          log.warn("second stop signal: stopping running workflows now", { signal: sig });
+          stopRuns.abort({ kind: "interrupt", signal: `${sig} (second stop signal)` } satisfies StopReason);
+        }
+        return;
+      }
+      stopping = true;
+      stopSignal(sig);
+    });
+
+    const scheduled = [...entries.values()].filter((e) => e.schedule).length;
+    log.info("daemon started", {
+      pid: process.pid,
+      pid_file: pid.path,
+      db_path: settings.dbPath,
+      workflows: entries.size,
+      scheduled,
+      max_parallel: maxParallel,
+      version: o.version,
+    });
+
+    // ---- Run until a stop signal. ----
+    const sig = await stopped;
+    for (const e of entries.values()) clearTimeout(e.timer);
+    clearInterval(heartbeat);
+    clearInterval(cleanupTimer);
+    const grace = settings.daemon.shutdownGraceSeconds;
+    const waitAll = () => Promise.all([...running.values()].map((r) => r.done));
+    let killed = false;
+    if (running.size) {
+      log.info("stopping: waiting for running workflows", { signal: sig, running: [...running.keys()], grace_seconds: grace });
+      publishState();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const expired = await Promise.race([
+        waitAll().then(() => false),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(true), grace * 1000))),
+      ]);
+      clearTimeout(timer);
+      if (expired && running.size) {
+        killed = true;
+        log.warn("shutdown grace period over; stopping running workflows", { running: [...running.keys()], grace_seconds: grace });
+        stopRuns.abort({ kind: "interrupt", signal: `${sig} (daemon stopping, ${grace}s grace expired)` } satisfies StopReason);
+      }
+      if (stopRuns.signal.aborted) killed = true;
+      await waitAll();
+    } else {
+      log.info("stopping", { signal: sig });
+    }
+    clearDaemonState(database, path, pid.path, owner.pid, owner.identity);
+    log.info("daemon stopped", { signal: sig, killed_running_workflows: killed });
+    return killed ? 9 : 0;
+  } finally {
+    unsubscribe?.();
+    for (const t of timers) clearInterval(t);
+    if (stopServer) {
+      try {
+        await stopServer();
+      } catch {}
+    }
+    db?.close();
+    pid.release();
+  }
+}

@@ -1,0 +1,572 @@
+// End to end: the real CLI as a daemon on schedules of 1-2 seconds, with real task processes
+// and a real SQLite file. We wait for database rows and log lines, never for guessed times.
+
+import { afterAll, describe, expect, test } from "bun:test";
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { alive, cli, FAST_CONFIG, rows, sandbox, spawnCli, waitFor, type Sandbox } from "./helpers.ts";
+
+const CONFIG = `${FAST_CONFIG}
+[metrics]
+enabled = false
+[daemon]
+shutdown_grace_seconds = 5
+heartbeat_seconds = 1
+`;
+
+const sandboxes: Sandbox[] = [];
+function sb(config = CONFIG): Sandbox {
+  const s = sandbox(config);
+  sandboxes.push(s);
+  return s;
+}
+afterAll(() => sandboxes.forEach((s) => s.cleanup()));
+
+/** A scheduled workflow running one shell command. */
+function scheduled(name: string, schedule: string, command: string, args: string[] = [], extra = ""): string {
+  return `name: ${name}
+schedule: "${schedule}"
+${extra}tasks:
+  - name: work
+    type: shell
+    config:
+      command: ${command}
+      args: ${JSON.stringify(args)}
+`;
+}
+
+interface Daemon {
+  pid: number;
+  proc: ReturnType<typeof spawnCli>;
+  /** Everything the daemon logged so far (JSON lines). */
+  log(): string;
+  lines(): Record<string, any>[];
+  exited: Promise<number>;
+  /** SIGTERM and wait; returns the exit code. */
+  stop(): Promise<number>;
+}
+
+async function startDaemon(s: Sandbox, args: string[], env: Record<string, string> = {}): Promise<Daemon> {
+  const proc = spawnCli(s, ["daemon", "start", ...args], env);
+  let text = "";
+  const decoder = new TextDecoder();
+  const reading = (async () => {
+    for await (const chunk of proc.stderr) text += decoder.decode(chunk, { stream: true });
+  })();
+  const exited = proc.exited.then(async (code) => {
+    await reading;
+    return code;
+  });
+  const d: Daemon = {
+    pid: proc.pid,
+    proc,
+    log: () => text,
+    lines: () =>
+      text
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l)),
+    exited,
+    stop: async () => {
+      try {
+        proc.kill("SIGTERM");
+      } catch {}
+      return exited;
+    },
+  };
+  const started = await Promise.race([
+    waitFor(() => text.includes('"daemon started"'), 15_000, "daemon start").then(() => true),
+    exited.then(() => false),
+  ]);
+  if (!started) throw new Error(`daemon did not start:\n${text}`);
+  return d;
+}
+
+const runsOf = (s: Sandbox, wf: string) =>
+  rows(s.db, `SELECT * FROM workflow_executions WHERE workflow_name = ? ORDER BY started_at`, wf);
+
+/** Process ids whose command line contains `needle` (our own test markers). */
+function pidsWith(needle: string): number[] {
+  const out: number[] = [];
+  for (const d of require("node:fs").readdirSync("/proc") as string[]) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const cmd = readFileSync(`/proc/${d}/cmdline`, "utf8");
+      if (cmd.includes(needle) && alive(Number(d))) out.push(Number(d));
+    } catch {}
+  }
+  return out;
+}
+
+describe("scheduling", () => {
+  test("scheduled runs are recorded as triggered by the schedule; unscheduled workflows only load", async () => {
+    const s = sb();
+    const a = s.workflow(scheduled("every-second", "* * * * * *", "/bin/echo", ["tick"]));
+    const b = s.workflow(`name: manual-only
+tasks:
+  - name: t
+    type: shell
+    config: { command: /bin/true }
+`);
+    const d = await startDaemon(s, [a, b]);
+    try {
+      await waitFor(() => runsOf(s, "every-second").filter((r) => r.status === "success").length >= 2, 10_000, "two runs");
+      expect(d.log()).toContain('"msg":"workflow loaded without a schedule; it will not run","workflow":"manual-only"');
+      expect(d.log()).toContain('"msg":"trigger","workflow":"every-second"');
+    } finally {
+      expect(await d.stop()).toBe(0);
+    }
+    const runs = runsOf(s, "every-second");
+    expect(runs.length).toBeGreaterThanOrEqual(2);
+    for (const r of runs) {
+      expect(r.trigger).toBe("schedule");
+      expect(r.status).toBe("success");
+      expect(r.owner_pid).toBe(d.pid);
+    }
+    const tasks = rows(s.db, `SELECT stdout, status FROM task_executions WHERE workflow_execution_id = ?`, runs[0]!.id);
+    expect(tasks).toEqual([{ stdout: "tick\n", status: "success" }]);
+    expect(runsOf(s, "manual-only")).toEqual([]);
+    // The log tells the story of each run: trigger, start and finish.
+    const msgs = d.lines().map((l) => l.msg);
+    expect(msgs).toContain("run started");
+    expect(msgs).toContain("run finished");
+    expect(msgs.at(-1)).toBe("daemon stopped");
+    // A clean stop leaves no PID file and no state row.
+    expect(existsSync(join(s.dir, "picoflow.pid"))).toBe(false);
+    expect(rows(s.db, `SELECT * FROM daemon_state`)).toEqual([]);
+  });
+
+  test("a trigger that would overlap a running run of the same workflow is skipped, logged and in history", async () => {
+    const s = sb();
+    const f = s.workflow(scheduled("slowpoke", "* * * * * *", "/bin/sleep", ["2.5"]));
+    const d = await startDaemon(s, [f]);
+    try {
+      await waitFor(() => runsOf(s, "slowpoke").some((r) => r.status === "success"), 15_000, "a finished run");
+      await waitFor(() => runsOf(s, "slowpoke").filter((r) => r.status === "skipped").length >= 2, 10_000, "skips");
+    } finally {
+      expect(await d.stop()).toBe(0);
+    }
+    const runs = runsOf(s, "slowpoke");
+    const skipped = runs.filter((r) => r.status === "skipped");
+    const ran = runs.filter((r) => r.status !== "skipped");
+    expect(skipped.length).toBeGreaterThanOrEqual(2);
+    for (const r of skipped) {
+      expect(r.trigger).toBe("schedule");
+      expect(r.finished_at).not.toBeNull();
+      expect(r.error_message).toMatch(/^skipped: previous run [0-9a-f-]{36} started .* was still running$/);
+      // The run it names really was running at the time of the skip.
+      const id = r.error_message.split(" ")[3];
+      const prev = ran.find((x) => x.id === id)!;
+      expect(prev).toBeDefined();
+      expect(prev.started_at <= r.started_at).toBe(true);
+      expect(prev.finished_at >= r.started_at).toBe(true);
+    }
+    // Never two runs of it at once.
+    for (let i = 1; i < ran.length; i++) expect(ran[i]!.started_at >= ran[i - 1]!.finished_at).toBe(true);
+    expect(d.log()).toContain("trigger skipped: previous run still running");
+  });
+
+  test("[execution] max_parallel bounds tasks across all workflows", async () => {
+    const s = sb(`${CONFIG}\n[execution]\nmax_parallel = 1\n`);
+    // Each task records its start and end; with one slot, no two intervals overlap.
+    const script = s.file("mark.sh", `#!/bin/sh\necho "start $(date +%s%N)" >> "$1"\nsleep 0.3\necho "end $(date +%s%N)" >> "$1"\n`);
+    const marks = join(s.dir, "marks.txt");
+    const files = ["p1", "p2", "p3"].map((n) => s.workflow(scheduled(n, "* * * * * *", "/bin/sh", [script, marks])));
+    const d = await startDaemon(s, files);
+    try {
+      await waitFor(() => rows(s.db, `SELECT count(*) AS n FROM workflow_executions WHERE status = 'success'`)[0]!.n >= 6, 20_000, "runs");
+    } finally {
+      await d.stop();
+    }
+    const events = readFileSync(marks, "utf8").trim().split("\n").map((l) => l.split(" ")[0]);
+    let inFlight = 0;
+    let most = 0;
+    for (const e of events) {
+      inFlight += e === "start" ? 1 : -1;
+      most = Math.max(most, inFlight);
+    }
+    expect(most).toBe(1);
+    expect(events.filter((e) => e === "start").length).toBeGreaterThanOrEqual(6);
+  });
+});
+
+describe("SIGHUP reload", () => {
+  test("changed, broken, added and removed files", async () => {
+    const s = sb();
+    const dir = join(s.dir, "workflows");
+    mkdirSync(dir);
+    const fileA = join(dir, "a.yaml");
+    writeFileSync(fileA, scheduled("alpha", "* * * * * *", "/bin/echo", ["v1"]));
+    const d = await startDaemon(s, [dir]);
+    const outputs = () => rows(s.db, `SELECT t.stdout FROM task_executions t JOIN workflow_executions w ON w.id = t.workflow_execution_id WHERE w.workflow_name = 'alpha' ORDER BY t.started_at`).map((r) => r.stdout);
+    try {
+      await waitFor(() => outputs().includes("v1\n"), 10_000, "v1 runs");
+
+      // Changed file: the new version runs.
+      writeFileSync(fileA, scheduled("alpha", "* * * * * *", "/bin/echo", ["v2"]));
+      d.proc.kill("SIGHUP");
+      await waitFor(() => outputs().includes("v2\n"), 10_000, "v2 runs");
+
+      // Broken file: the last good version (v2) keeps running; the error is logged.
+      writeFileSync(fileA, scheduled("alpha", "61 * * * * *", "/bin/echo", ["v3"]));
+      d.proc.kill("SIGHUP");
+      await waitFor(() => d.log().includes("keeping the last good version scheduled"), 5000, "error logged");
+      const error = d.lines().find((l) => l.msg === "workflow file is invalid; keeping the last good version scheduled")!;
+      expect(error.workflow).toBe("alpha");
+      expect(error.error).toContain("schedule");
+      const n = outputs().length;
+      await waitFor(() => outputs().length >= n + 2, 10_000, "more v2 runs");
+      expect(outputs()).not.toContain("v3\n");
+      expect(outputs().slice(n)).toEqual(outputs().slice(n).map(() => "v2\n"));
+      // daemon status shows it.
+      const st = await cli(s, ["daemon", "status"]);
+      expect(st.code).toBe(0);
+      expect(st.stdout).toMatch(/alpha .*invalid on reload, last good version kept: .*schedule/);
+
+      // Added file: picked up from the directory.
+      writeFileSync(join(dir, "b.yml"), scheduled("beta", "* * * * * *", "/bin/echo", ["beta"]));
+      d.proc.kill("SIGHUP");
+      await waitFor(() => runsOf(s, "beta").some((r) => r.status === "success"), 10_000, "beta runs");
+      expect(d.log()).toContain('"msg":"workflow added","workflow":"beta"');
+
+      // Removed file: unscheduled.
+      rmSync(join(dir, "b.yml"));
+      d.proc.kill("SIGHUP");
+      await waitFor(() => d.log().includes('"msg":"workflow removed","workflow":"beta"'), 5000, "beta removed");
+      await Bun.sleep(50); // let a run that started just before the reload finish recording
+      const betaRuns = await waitFor(() => {
+        const r = runsOf(s, "beta");
+        return r.every((x) => x.status !== "running") ? r : null;
+      });
+      const alphaBefore = runsOf(s, "alpha").length;
+      await waitFor(() => runsOf(s, "alpha").length >= alphaBefore + 2, 10_000, "alpha keeps running");
+      expect(runsOf(s, "beta").length).toBe(betaRuns.length);
+    } finally {
+      expect(await d.stop()).toBe(0);
+    }
+  });
+
+  test("a plain file argument: changed schedule takes effect; an invalid new file is not loaded", async () => {
+    const s = sb();
+    const f = s.workflow(scheduled("gamma", "0 0 0 1 1 *", "/bin/echo", ["yearly"]), "gamma.yaml");
+    const d = await startDaemon(s, [f, join(s.dir, "*.yml")]);
+    try {
+      await Bun.sleep(1200);
+      expect(runsOf(s, "gamma")).toEqual([]);
+      writeFileSync(f, scheduled("gamma", "*/1 * * * * *", "/bin/echo", ["now"]));
+      // A pattern given unexpanded is re-expanded on reload; a bad new file is reported, not loaded.
+      writeFileSync(join(s.dir, "bad.yml"), "name: bad\ntasks: []\n");
+      d.proc.kill("SIGHUP");
+      await waitFor(() => runsOf(s, "gamma").some((r) => r.status === "success"), 10_000, "gamma runs");
+      const bad = d.lines().find((l) => l.msg === "workflow file is invalid; not loaded");
+      expect(bad?.file).toBe(join(s.dir, "bad.yml"));
+      expect(bad?.error).toContain("tasks: must have at least one task");
+      expect(d.lines().find((l) => l.msg === "workflow reloaded" && l.workflow === "gamma")?.schedule_changed).toBe(true);
+    } finally {
+      expect(await d.stop()).toBe(0);
+    }
+  });
+});
+
+describe("stopping", () => {
+  test("SIGTERM while a quick task runs: it completes, exit 0", async () => {
+    const s = sb();
+    const f = s.workflow(scheduled("quick", "* * * * * *", "/bin/sleep", ["0.8"]));
+    const d = await startDaemon(s, [f]);
+    await waitFor(() => runsOf(s, "quick").some((r) => r.status === "running"), 10_000, "a running run");
+    expect(await d.stop()).toBe(0);
+    const runs = runsOf(s, "quick").filter((r) => r.status !== "skipped");
+    expect(runs.map((r) => r.status)).not.toContain("running");
+    expect(runs.at(-1)!.status).toBe("success");
+    expect(d.log()).toContain("stopping: waiting for running workflows");
+    expect(existsSync(join(s.dir, "picoflow.pid"))).toBe(false);
+  });
+
+  test("SIGTERM while a slow task runs: killed after the grace, recorded failed with the reason", async () => {
+    const s = sb(CONFIG.replace("shutdown_grace_seconds = 5", "shutdown_grace_seconds = 1"));
+    const marker = `picoflow-slow-${process.pid}`;
+    const f = s.workflow(scheduled("slow", "* * * * * *", "/bin/sh", ["-c", `sleep 30; echo ${marker}`]));
+    const d = await startDaemon(s, [f]);
+    await waitFor(() => rows(s.db, `SELECT 1 FROM task_executions WHERE status = 'running'`).length, 10_000, "a running task");
+    const code = await d.stop();
+    expect(code).toBe(9);
+    const runs = runsOf(s, "slow").filter((r) => r.status !== "skipped");
+    expect(runs.length).toBe(1);
+    expect(runs[0]!.status).toBe("failed");
+    expect(runs[0]!.error_message).toBe("interrupted by SIGTERM (daemon stopping, 1s grace expired)");
+    const t = rows(s.db, `SELECT status, error_message FROM task_executions WHERE workflow_execution_id = ?`, runs[0]!.id);
+    expect(t).toEqual([{ status: "failed", error_message: "interrupted by SIGTERM (daemon stopping, 1s grace expired)" }]);
+    expect(pidsWith("sleep 30")).toEqual([]);
+    expect(d.log()).toContain("shutdown grace period over; stopping running workflows");
+    expect(existsSync(join(s.dir, "picoflow.pid"))).toBe(false);
+  });
+
+  test("daemon stop: stops a running daemon and says so; exit 1 when nothing runs", async () => {
+    const s = sb();
+    const f = s.workflow(scheduled("idle", "0 0 0 1 1 *", "/bin/true"));
+    const none = await cli(s, ["daemon", "stop"]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toBe(`picoflow: no daemon is running (no PID file at ${join(s.dir, "picoflow.pid")})\n`);
+    const d = await startDaemon(s, [f]);
+    const r = await cli(s, ["daemon", "stop"]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(new RegExp(`^Daemon stopped \\(pid ${d.pid}\\) after \\S+\\n$`));
+    expect(await d.exited).toBe(0);
+    expect(alive(d.pid)).toBe(false);
+    const again = await cli(s, ["daemon", "stop"]);
+    expect(again.code).toBe(1);
+  });
+});
+
+describe("crash recovery and PID file", () => {
+  test("kill -9 then restart: the dead daemon's run is closed and its task processes are stopped", async () => {
+    const s = sb();
+    const marker = `${process.pid}${Date.now() % 100000}`;
+    const f = s.workflow(scheduled("victim", "* * * * * *", "/bin/sleep", [`3${marker}`]));
+    const d = await startDaemon(s, [f]);
+    await waitFor(() => rows(s.db, `SELECT 1 FROM task_executions WHERE status = 'running' AND pid IS NOT NULL`).length, 10_000, "a running task");
+    d.proc.kill("SIGKILL");
+    await d.exited;
+    expect(pidsWith(`3${marker}`).length).toBe(1); // the orphaned task is still there
+    expect(existsSync(join(s.dir, "picoflow.pid"))).toBe(true); // stale now
+    const stale = await cli(s, ["daemon", "status"]);
+    expect(stale.code).toBe(1);
+    expect(stale.stdout).toContain(`stale PID file: process ${d.pid} is gone`);
+
+    // Restarted with another workflow, so no new run of "victim" starts another sleep.
+    const d2 = await startDaemon(s, [s.workflow(scheduled("calm", "0 0 0 1 1 *", "/bin/true"))]);
+    try {
+      expect(d2.log()).toContain("replaced a stale PID file");
+      expect(d2.log()).toContain("closed runs whose process is gone");
+      await waitFor(() => pidsWith(`3${marker}`).length === 0, 5000, "orphan task stopped");
+      const first = runsOf(s, "victim")[0]!;
+      expect(first.status).toBe("failed");
+      expect(first.error_message).toBe(`interrupted: process ${d.pid} is gone`);
+      const t = rows(s.db, `SELECT status, error_message FROM task_executions WHERE workflow_execution_id = ?`, first.id);
+      expect(t).toEqual([{ status: "failed", error_message: `interrupted: process ${d.pid} is gone` }]);
+    } finally {
+      expect(await d2.stop()).toBe(0);
+    }
+    expect(rows(s.db, `SELECT count(*) AS n FROM workflow_executions WHERE status = 'running'`)[0]!.n).toBe(0);
+    expect(rows(s.db, `SELECT count(*) AS n FROM task_executions WHERE status = 'running'`)[0]!.n).toBe(0);
+  });
+
+  test("recovery never touches a live process's run (a concurrent picoflow run)", async () => {
+    const s = sb();
+    const manual = s.workflow(`name: manual
+tasks:
+  - name: t
+    type: shell
+    config: { command: /bin/sleep, args: ["2"] }
+`);
+    const run = spawnCli(s, ["run", manual]);
+    await waitFor(() => runsOf(s, "manual").some((r) => r.status === "running"), 10_000, "manual run");
+    const d = await startDaemon(s, [s.workflow(scheduled("other", "0 0 0 1 1 *", "/bin/true"))]);
+    await d.stop();
+    expect(await run.exited).toBe(0);
+    expect(runsOf(s, "manual").map((r) => r.status)).toEqual(["success"]);
+  });
+
+  test("a second daemon on the same PID file is refused with exit 1", async () => {
+    const s = sb();
+    const f = s.workflow(scheduled("only", "0 0 0 1 1 *", "/bin/true"));
+    const d = await startDaemon(s, [f]);
+    try {
+      const second = await cli(s, ["daemon", "start", f]);
+      expect(second.code).toBe(1);
+      expect(second.stderr).toContain(`picoflow: a daemon is already running (pid ${d.pid}, PID file`);
+      expect(readFileSync(join(s.dir, "picoflow.pid"), "utf8").split("\n")[0]).toBe(String(d.pid));
+      // Another PID file is another daemon.
+      const other = await startDaemon(s, ["--pid-file", join(s.dir, "other.pid"), f]);
+      expect(readFileSync(join(s.dir, "other.pid"), "utf8").split("\n")[0]).toBe(String(other.pid));
+      expect(await other.stop()).toBe(0);
+      expect(existsSync(join(s.dir, "other.pid"))).toBe(false);
+    } finally {
+      expect(await d.stop()).toBe(0);
+    }
+  });
+
+  test("a stale PID file (dead pid, or a pid reused by another program) is replaced", async () => {
+    const s = sb();
+    const f = s.workflow(scheduled("only", "0 0 0 1 1 *", "/bin/true"));
+    const pidFile = join(s.dir, "picoflow.pid");
+    const gone = Bun.spawn(["/bin/true"]);
+    await gone.exited;
+    for (const [content, why] of [
+      [`${gone.pid}\n`, `process ${gone.pid} is gone`],
+      // The test runner itself: alive, but not the process that wrote the file.
+      [`${process.pid}\nsome-other-boot:12345\n`, `pid ${process.pid} now belongs to another process`],
+      [`${process.pid}\n`, `pid ${process.pid} is not a picoflow daemon`],
+      ["garbage\n", "it does not contain a pid"],
+    ]) {
+      writeFileSync(pidFile, content!);
+      const st = await cli(s, ["daemon", "status"]);
+      expect(st.code).toBe(1);
+      expect(st.stdout).toContain(`stale PID file: ${why}`);
+      const d = await startDaemon(s, [f]);
+      const line = d.lines().find((l) => l.msg === "replaced a stale PID file");
+      expect(line?.reason).toBe(why);
+      expect(readFileSync(pidFile, "utf8").split("\n")[0]).toBe(String(d.pid));
+      expect(await d.stop()).toBe(0);
+    }
+  });
+});
+
+describe("daemon status", () => {
+  test("running: pid, uptime, memory, workflows with schedules and next run; stopped: exit 1", async () => {
+    const s = sb();
+    const a = s.workflow(scheduled("nightly", "0 30 2 * * *", "/bin/true", [], 'timezone: "Asia/Tokyo"\n'));
+    const b = s.workflow(`name: adhoc
+tasks:
+  - name: t
+    type: shell
+    config: { command: /bin/true }
+`);
+    const d = await startDaemon(s, [a, b]);
+    try {
+      const r = await cli(s, ["daemon", "status"]);
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain("Daemon:    running\n");
+      expect(r.stdout).toContain(`PID:       ${d.pid}\n`);
+      expect(r.stdout).toMatch(/Started: +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d \(up \d+s\)\n/);
+      expect(r.stdout).toMatch(/Memory: +\d+\.\d MiB resident\n/);
+      expect(r.stdout).toContain("Workflows: 2 loaded, 1 scheduled\n");
+      expect(r.stdout).toMatch(/nightly +0 30 2 \* \* \* +Asia\/Tokyo +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d +idle/);
+      expect(r.stdout).toMatch(/adhoc +\(none\) +local +- +idle/);
+
+      const j = await cli(s, ["daemon", "status", "--format", "json"]);
+      expect(j.code).toBe(0);
+      const report = JSON.parse(j.stdout);
+      expect(report.status).toBe("running");
+      expect(report.pid).toBe(d.pid);
+      expect(report.rss_bytes).toBeGreaterThan(1024 * 1024);
+      const nightly = report.workflows.find((w: any) => w.name === "nightly");
+      // 02:30 in Tokyo is 17:30 UTC.
+      expect(nightly.next_run).toMatch(/T17:30:00\.000Z$/);
+      expect(Date.parse(nightly.next_run) - Date.now()).toBeLessThanOrEqual(86_400_000);
+      expect(Date.parse(nightly.next_run)).toBeGreaterThan(Date.now());
+      expect(report.workflows.find((w: any) => w.name === "adhoc").next_run).toBeNull();
+    } finally {
+      expect(await d.stop()).toBe(0);
+    }
+    const r = await cli(s, ["daemon", "status"]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toContain("Daemon:    stopped (no PID file)");
+  });
+});
+
+describe("command line", () => {
+  test("bad actions and arguments", async () => {
+    const s = sb();
+    const f = s.workflow(scheduled("x", "* * * * * *", "/bin/true"));
+    const cases: [string[], number, string][] = [
+      [["daemon", "restart"], 4, "picoflow: unknown daemon action 'restart' (use: daemon start FILE..., daemon stop, daemon status)\n"],
+      [["daemon", "start"], 4, "picoflow: daemon start needs at least one workflow file, directory or pattern\n"],
+      [["daemon", "stop", f], 4, `picoflow: daemon stop takes no workflow files (got '${f}')\n`],
+      [["daemon", "start", join(s.dir, "missing.yaml")], 5, `picoflow: ${join(s.dir, "missing.yaml")}: no such file\n`],
+    ];
+    for (const [args, code, stderr] of cases) {
+      const r = await cli(s, args);
+      expect({ args, code: r.code, stderr: r.stderr }).toEqual({ args, code, stderr });
+    }
+  });
+
+  test("an invalid schedule is a validation error (exit 2), also in validate; nothing starts", async () => {
+    const s = sb();
+    const bad = s.workflow(scheduled("bad", "0 0 2 * *", "/bin/true"), "bad.yaml");
+    const worse = s.workflow(scheduled("worse", "0 0 25 * * *", "/bin/true"), "worse.yaml");
+    const r = await cli(s, ["daemon", "start", bad, worse]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`${bad}:2:11: schedule: must have 6 fields (sec min hour day month dayofweek), got 5`);
+    expect(r.stderr).toContain(`${worse}:2:11: schedule: invalid cron expression`);
+    expect(existsSync(join(s.dir, "picoflow.pid"))).toBe(false);
+    const v = await cli(s, ["validate", bad]);
+    expect(v.code).toBe(2);
+    expect(v.stderr).toContain("schedule: must have 6 fields");
+  });
+
+  test("two files with the same workflow name are refused at start", async () => {
+    const s = sb();
+    const a = s.workflow(scheduled("twin", "* * * * * *", "/bin/true"), "a.yaml");
+    const b = s.workflow(scheduled("twin", "* * * * * *", "/bin/true"), "b.yaml");
+    const r = await cli(s, ["daemon", "start", a, b]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`${b}: workflow name 'twin' is already used by ${a}; names must be unique\n`);
+  });
+});
+
+describe("retention", () => {
+  test("old runs are deleted at start", async () => {
+    const s = sb(`${CONFIG}\n[logs]\nretention_days = 7\n`);
+    const once = s.workflow(`name: once
+tasks:
+  - name: t
+    type: shell
+    config: { command: /bin/echo, args: ["old"] }
+`);
+    expect((await cli(s, ["run", once])).code).toBe(0);
+    expect((await cli(s, ["run", once])).code).toBe(0);
+    // Make the first run 10 days old.
+    const { Database } = require("bun:sqlite");
+    const db = new Database(s.db);
+    const [old, recent] = db.query(`SELECT id FROM workflow_executions ORDER BY started_at`).all().map((r: any) => r.id);
+    db.run(`UPDATE workflow_executions SET started_at = ? WHERE id = ?`, [new Date(Date.now() - 10 * 86_400_000).toISOString(), old]);
+    db.close();
+    const d = await startDaemon(s, [s.workflow(scheduled("later", "0 0 0 1 1 *", "/bin/true"))]);
+    await d.stop();
+    expect(rows(s.db, `SELECT id FROM workflow_executions`).map((r) => r.id)).toEqual([recent]);
+    expect(rows(s.db, `SELECT count(*) AS n FROM task_executions WHERE workflow_execution_id = ?`, old)[0]!.n).toBe(0);
+    expect(d.lines().find((l) => l.msg === "log retention applied")?.deleted_by_age).toBe(1);
+  });
+
+  test("cleanup_enabled = false keeps everything", async () => {
+    const s = sb(`${CONFIG}\n[logs]\nretention_days = 1\ncleanup_enabled = false\n`);
+    const once = s.workflow(`name: once
+tasks:
+  - name: t
+    type: shell
+    config: { command: /bin/true }
+`);
+    expect((await cli(s, ["run", once])).code).toBe(0);
+    const { Database } = require("bun:sqlite");
+    const db = new Database(s.db);
+    db.run(`UPDATE workflow_executions SET started_at = ?`, [new Date(Date.now() - 10 * 86_400_000).toISOString()]);
+    db.close();
+    const d = await startDaemon(s, [s.workflow(scheduled("later", "0 0 0 1 1 *", "/bin/true"))]);
+    await d.stop();
+    expect(rows(s.db, `SELECT count(*) AS n FROM workflow_executions`)[0]!.n).toBe(1);
+    expect(d.log()).not.toContain("log retention applied");
+  });
+
+  test("with a size limit and frequent cleanup, the database stops growing under a steady schedule", async () => {
+    const s = sb(CONFIG.replace("heartbeat_seconds = 1", "heartbeat_seconds = 1\ncleanup_interval_seconds = 1") + "\n[logs]\nmax_size_mb = 1\n");
+    // ~150 KB of output per run, four workflows every second: ~0.6 MB/s written.
+    const noise = s.file("noise.sh", "#!/bin/sh\nhead -c 150000 /dev/zero | tr '\\0' x\n");
+    const files = [1, 2, 3, 4].map((i) => s.workflow(scheduled(`noisy${i}`, "* * * * * *", "/bin/sh", [noise])));
+    const size = () => ["", "-wal"].reduce((n, x) => n + (existsSync(s.db + x) ? Bun.file(s.db + x).size : 0), 0);
+    const d = await startDaemon(s, files);
+    const samples: number[] = [];
+    try {
+      for (let i = 0; i < 8; i++) {
+        const finished = () => d.lines().filter((l) => l.msg === "run finished").length;
+        const before = finished();
+        await waitFor(() => finished() >= before + 4, 10_000, "more runs");
+        samples.push(size());
+      }
+    } finally {
+      await d.stop();
+    }
+    const cleanups = d.lines().filter((l) => l.msg === "log retention applied");
+    const deleted = cleanups.reduce((n, l) => n + l.deleted_by_size, 0);
+    expect(deleted).toBeGreaterThan(5);
+    const stdoutLen = rows(s.db, `SELECT max(length(stdout)) AS n FROM task_executions`)[0]!.n;
+    expect(stdoutLen).toBe(150000);
+    // Level: the late samples are no bigger than the early ones allow for.
+    const early = Math.max(...samples.slice(0, 3));
+    const late = Math.max(...samples.slice(5));
+    expect(late).toBeLessThanOrEqual(early * 1.5 + 2 * 1024 * 1024);
+    // ...although far more than that was written.
+    const written = d.lines().filter((l) => l.msg === "run finished").length * 150_000;
+    expect(written).toBeGreaterThan(late * 2);
+  }, 60_000);
+});
