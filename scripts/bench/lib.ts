@@ -1,0 +1,147 @@
+// Measurement helpers for the benchmarks: timed child processes, medians, resident memory
+// from /proc, a description of the machine, and compiling small probe programs.
+
+import { readFileSync } from "node:fs";
+import { cpus, totalmem } from "node:os";
+import { join, resolve } from "node:path";
+
+export const ROOT = resolve(import.meta.dir, "../..");
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export interface Timed {
+  seconds: number;
+  code: number;
+  /** Peak resident memory of the process (wait4's ru_maxrss), bytes. */
+  maxRss: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Run a command to completion; wall time from spawn to exit. */
+export async function timed(cmd: string[], opts: { cwd?: string; env?: Record<string, string | undefined> } = {}): Promise<Timed> {
+  const t0 = performance.now();
+  const p = Bun.spawn(cmd, { cwd: opts.cwd, env: opts.env ?? process.env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+  const seconds = (performance.now() - t0) / 1000;
+  return { seconds, code, maxRss: p.resourceUsage()?.maxRSS ?? 0, stdout, stderr };
+}
+
+/** Fail loudly: a benchmark of a command that failed measures nothing. */
+export function ensureOk(t: Timed, what: string): Timed {
+  if (t.code !== 0) throw new Error(`${what} exited ${t.code}\n${t.stdout.slice(-2000)}\n${t.stderr.slice(-2000)}`);
+  return t;
+}
+
+export interface MemSample {
+  /** VmRSS: resident now. */
+  rss: number;
+  /** VmHWM: peak resident so far. */
+  hwm: number;
+  /** From smaps_rollup: anonymous (heap, JIT, stacks) and file-backed (the mapped binary) pages. */
+  anon: number;
+  file: number;
+}
+
+const kb = (text: string, key: string) => {
+  const m = new RegExp(`^${key}:\\s+(\\d+) kB`, "m").exec(text);
+  return m ? Number(m[1]) * 1024 : 0;
+};
+
+export function memory(pid: number): MemSample | null {
+  try {
+    const status = readFileSync(`/proc/${pid}/status`, "utf8");
+    let anon = kb(status, "RssAnon");
+    let file = kb(status, "RssFile") + kb(status, "RssShmem");
+    try {
+      const roll = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
+      anon = kb(roll, "Anonymous");
+      file = kb(roll, "Rss") - anon;
+    } catch {}
+    return { rss: kb(status, "VmRSS"), hwm: kb(status, "VmHWM"), anon, file };
+  } catch {
+    return null;
+  }
+}
+
+/** Every descendant of `pid` (children, grandchildren, ...), from /proc. */
+export function descendants(pid: number): number[] {
+  const parent = new Map<number, number>();
+  for (const d of require("node:fs").readdirSync("/proc") as string[]) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]));
+    } catch {}
+  }
+  const out: number[] = [];
+  const walk = (p: number) => {
+    for (const [c, pp] of parent) if (pp === p) {
+      out.push(c);
+      walk(c);
+    }
+  };
+  walk(pid);
+  return out;
+}
+
+export const MiB = 1024 * 1024;
+export const mb = (bytes: number) => (bytes / MiB).toFixed(1);
+export const ms = (seconds: number) => (seconds * 1000).toFixed(0);
+
+export function machine(): string {
+  const cpu = cpus();
+  const model = cpu[0]?.model?.trim() || "unknown CPU";
+  let kernel = "";
+  try {
+    kernel = readFileSync("/proc/sys/kernel/osrelease", "utf8").trim();
+  } catch {}
+  let osName = "";
+  try {
+    osName = /^PRETTY_NAME="?([^"\n]*)/m.exec(readFileSync("/etc/os-release", "utf8"))?.[1] ?? "";
+  } catch {}
+  const make = Bun.spawnSync(["make", "--version"]).stdout.toString().split("\n")[0] ?? "make";
+  return `${cpu.length} × ${model}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Linux ${kernel} (${osName}), ${process.arch}, Bun ${Bun.version}, ${make}`;
+}
+
+export function loadAverage(): string {
+  try {
+    return readFileSync("/proc/loadavg", "utf8").split(" ").slice(0, 3).join(" ");
+  } catch {
+    return "?";
+  }
+}
+
+/** Compile a probe program (scripts/bench/probes/NAME.ts) the way the release is built. */
+export async function compileProbe(name: string, outdir: string): Promise<string> {
+  const outfile = join(outdir, `probe-${name}`);
+  const r = await Bun.build({
+    entrypoints: [join(ROOT, "scripts/bench/probes", `${name}.ts`)],
+    target: "bun",
+    minify: { whitespace: true, syntax: true, identifiers: true, keepNames: true },
+    external: ["cpu-features"],
+    compile: { target: process.arch === "arm64" ? "bun-linux-arm64" : "bun-linux-x64", outfile, autoloadDotenv: false, autoloadBunfig: false },
+  } as Bun.BuildConfig);
+  if (!r.success) throw new Error(`cannot compile probe ${name}: ${r.logs.join("\n")}`);
+  return outfile;
+}
+
+/** A free TCP port on 127.0.0.1 (bound and released; fine for a benchmark). */
+export function freePort(): number {
+  const s = Bun.listen({ hostname: "127.0.0.1", port: 0, socket: { data() {} } });
+  const port = s.port;
+  s.stop(true);
+  return port;
+}
+
+export async function waitUntil(fn: () => boolean | Promise<boolean>, ms: number, what: string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await fn())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await Bun.sleep(20);
+  }
+}

@@ -1,0 +1,4 @@
+// Baseline with a full collection first, to compare with the module probes.
+import { idle } from "./idle.ts";
+
+idle(null);

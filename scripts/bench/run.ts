@@ -1,0 +1,263 @@
+// The benchmarks of docs/benchmarks.md, side by side on this machine, median of several runs:
+//
+//   bun run build && bun scripts/bench/run.ts [--runs N] [--only 1,2,3,4,5] [--bin PATH]
+//                                            [--idle-seconds S] [--json FILE]
+//
+//   1. 1000-task layered DAG of /bin/true, max_parallel 8, vs `make -j8` on the same graph
+//   2. 200-task chain of /bin/true vs `make`
+//   3. `picoflow validate` of the 1000-task file, compiled binary, cold process
+//   4. idle daemon memory vs a compiled Bun program that only sleeps; 10 tasks in parallel;
+//      binary sizes
+//   5. peak memory of a task printing 10 MiB and one printing 100 MB
+//
+// PicoFlow and make alternate run by run, so a noisy neighbour hurts both alike. Nothing here
+// is asserted in `bun test`: timings belong to benchmarks, not tests.
+
+import { Database } from "bun:sqlite";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative, resolve } from "node:path";
+import { compileProbe, ensureOk, freePort, loadAverage, machine, mb, median, memory, MiB, ms, ROOT, timed, waitUntil, type MemSample } from "./lib.ts";
+import { chain, layered, outputYaml, parallelSleepYaml, scheduledYaml, writeGraph } from "./workloads.ts";
+
+interface Args {
+  runs: number;
+  only: Set<number>;
+  bin: string;
+  idleSeconds: number;
+  json?: string;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = { runs: 5, only: new Set([1, 2, 3, 4, 5]), bin: join(ROOT, "dist/picoflow-linux-x64"), idleSeconds: 30 };
+  for (let i = 0; i < argv.length; i++) {
+    const k = argv[i]!;
+    const v = () => argv[++i] ?? "";
+    if (k === "--runs") a.runs = Math.max(1, Number(v()));
+    else if (k === "--only") a.only = new Set(v().split(",").map(Number));
+    else if (k === "--bin") a.bin = resolve(v());
+    else if (k === "--idle-seconds") a.idleSeconds = Number(v());
+    else if (k === "--json") a.json = resolve(v());
+    else throw new Error(`unknown argument ${k}`);
+  }
+  return a;
+}
+
+const args = parseArgs(process.argv.slice(2));
+if (!existsSync(args.bin)) {
+  console.error(`${relative(process.cwd(), args.bin)} is missing: run \`bun run build\` first`);
+  process.exit(1);
+}
+const work = mkdtempSync(join(tmpdir(), "picoflow-bench-"));
+const results: Record<string, unknown> = { machine: machine(), runs: args.runs, bin: relative(ROOT, args.bin) };
+const lines: string[] = [];
+const say = (s = "") => {
+  lines.push(s);
+  console.log(s);
+};
+
+/** Environment of every PicoFlow run: nothing from this machine's config, JSON logs. */
+function pfEnv(dir: string): Record<string, string> {
+  return { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, PICOFLOW_LOG_FORMAT: "json", PICOFLOW_METRICS_PORT: String(freePort()) };
+}
+
+let dbCounter = 0;
+async function pfRun(file: string): Promise<ReturnType<typeof timed>> {
+  const db = join(work, `run-${++dbCounter}.db`);
+  const t = ensureOk(await timed([args.bin, "--db-path", db, "run", file], { cwd: work, env: pfEnv(work) }), `picoflow run ${file}`);
+  for (const suffix of ["", "-wal", "-shm"]) rmSync(db + suffix, { force: true });
+  return t;
+}
+
+function ratioLine(label: string, pf: number[], other: number[], otherName: string, target: number): Record<string, number> {
+  const p = median(pf);
+  const o = median(other);
+  const ratio = p / o;
+  say(
+    `| ${label} | ${ms(p)} ms | ${ms(o)} ms | **${ratio.toFixed(2)}×** | ≤ ${target}× | ${ratio <= target ? "met" : "missed"} |`,
+  );
+  say(`|   runs (PicoFlow / ${otherName}, ms) | ${pf.map(ms).join(", ")} | ${other.map(ms).join(", ")} | | | |`);
+  return { picoflowMs: p * 1000, otherMs: o * 1000, ratio };
+}
+
+async function versusMake(n: number, label: string, graph: ReturnType<typeof layered>, makeArgs: string[], target: number) {
+  const files = writeGraph(work, graph);
+  // Check once that the run really did every task, then warm the page cache for both.
+  const db = join(work, `check-${graph.name}.db`);
+  ensureOk(await timed([args.bin, "--db-path", db, "run", files.yaml], { cwd: work, env: pfEnv(work) }), "picoflow run");
+  const check = new Database(db, { readonly: true });
+  const ok = (check.query("SELECT count(*) AS n FROM task_executions WHERE status = 'success'").get() as { n: number }).n;
+  check.close();
+  if (ok !== graph.tasks.length) throw new Error(`${graph.name}: expected ${graph.tasks.length} successful tasks, found ${ok}`);
+  ensureOk(await timed(["make", "-s", ...makeArgs, "-f", files.makefile], { cwd: work }), "make");
+
+  const pf: number[] = [];
+  const mk: number[] = [];
+  for (let r = 0; r < args.runs; r++) {
+    pf.push((await pfRun(files.yaml)).seconds);
+    mk.push(ensureOk(await timed(["make", "-s", ...makeArgs, "-f", files.makefile], { cwd: work }), "make").seconds);
+  }
+  results[`workload${n}`] = ratioLine(label, pf, mk, `make ${makeArgs.join(" ")}`.trim(), target);
+}
+
+async function validateCold() {
+  const files = writeGraph(work, layered());
+  const one = join(work, "one.yaml");
+  writeFileSync(one, "name: one\ntasks:\n  - name: a\n    type: shell\n    config:\n      command: /bin/true\n");
+  const env = pfEnv(work);
+  const sample = async (cmd: string[]) => {
+    ensureOk(await timed(cmd, { cwd: work, env }), cmd.join(" "));
+    const xs: number[] = [];
+    for (let r = 0; r < Math.max(args.runs, 5) * 2; r++) xs.push(ensureOk(await timed(cmd, { cwd: work, env }), cmd.join(" ")).seconds);
+    return xs;
+  };
+  const big = await sample([args.bin, "validate", files.yaml]);
+  const small = await sample([args.bin, "validate", one]);
+  const version = await sample([args.bin, "--version"]);
+  const m = median(big);
+  say(`| \`validate\` 1000 tasks, cold process | **${ms(m)} ms** | < 150 ms | ${m < 0.15 ? "met" : "missed"} |`);
+  say(`| \`validate\` 1 task (start-up + one small file) | ${ms(median(small))} ms | | |`);
+  say(`| \`--version\` (process start-up alone) | ${ms(median(version))} ms | | |`);
+  say(`|   runs, 1000 tasks (ms) | ${big.map(ms).join(", ")} | | |`);
+  results.workload3 = { validate1000Ms: m * 1000, validate1Ms: median(small) * 1000, versionMs: median(version) * 1000 };
+}
+
+/** Start a process, sample its memory after `seconds`, stop it. */
+async function idleSample(cmd: string[], seconds: number, opts: { cwd?: string; env?: Record<string, string>; ready?: () => boolean } = {}) {
+  const p = Bun.spawn(cmd, { cwd: opts.cwd, env: opts.env ?? {}, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  const stderr = new Response(p.stderr).text();
+  void new Response(p.stdout).text();
+  try {
+    if (opts.ready) await waitUntil(opts.ready, 30_000, `${cmd.join(" ")} to be ready`);
+    await Bun.sleep(seconds * 1000);
+    const m = memory(p.pid);
+    if (!m || p.exitCode !== null) throw new Error(`${cmd.join(" ")} is not running:\n${await stderr}`);
+    return m;
+  } finally {
+    p.kill("SIGTERM");
+    const timer = setTimeout(() => p.kill("SIGKILL"), 70_000);
+    await p.exited;
+    clearTimeout(timer);
+  }
+}
+
+async function hasDaemon(): Promise<boolean> {
+  const t = await timed([args.bin, "daemon", "--help"], { cwd: work, env: pfEnv(work) });
+  return t.code === 0 && /daemon/.test(t.stdout);
+}
+
+const memRow = (label: string, m: MemSample, note = "") =>
+  say(`| ${label} | ${mb(m.rss)} MB | ${mb(m.anon)} MB | ${mb(m.file)} MB | ${note} |`);
+
+async function memoryWorkload() {
+  const probes = join(work, "probes");
+  const sleepBin = await compileProbe("sleep", probes);
+  const secs = args.idleSeconds;
+  say(`| process (sampled after ${secs} s) | RSS | anonymous | file-backed | note |`);
+  say(`|---|---|---|---|---|`);
+  const daemonAvailable = await hasDaemon();
+  const env = pfEnv(work);
+  const wf = join(work, "nightly.yaml");
+  // Scheduled for 03:00: nothing runs during the sample, the daemon is idle.
+  writeFileSync(wf, scheduledYaml("0 0 3 * * *"));
+  const [baseline, daemon] = await Promise.all([
+    idleSample([sleepBin], secs),
+    daemonAvailable
+      ? idleSample([args.bin, "--db-path", join(work, "daemon.db"), "daemon", "start", wf], secs, {
+          cwd: work,
+          env,
+          ready: () => existsSync(join(work, "picoflow.pid")),
+        })
+      : Promise.resolve(null),
+  ]);
+  memRow("compiled Bun program that only sleeps (baseline)", baseline);
+  const res: Record<string, unknown> = { baselineRss: baseline.rss };
+  if (daemon) {
+    const ratio = daemon.rss / baseline.rss;
+    memRow(
+      "`picoflow daemon start` (1 scheduled shell workflow, metrics on)",
+      daemon,
+      `**${ratio.toFixed(2)}×** baseline (target ≤ 1.3×, ≤ 35 MB): ${ratio <= 1.3 && daemon.rss <= 35 * MiB ? "met" : "missed"}`,
+    );
+    res.daemonRss = daemon.rss;
+    res.daemonRatio = ratio;
+  } else {
+    say(`| \`picoflow daemon start\` | pending | | | this binary has no \`daemon\` command yet |`);
+  }
+
+  // Ten shell tasks at once: sample the run's own RSS while they sleep.
+  const par = join(work, "parallel.yaml");
+  writeFileSync(par, parallelSleepYaml(10, 3));
+  const db = join(work, "parallel.db");
+  const p = Bun.spawn([args.bin, "--db-path", db, "run", par], { cwd: work, env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  void new Response(p.stdout).text();
+  const err = new Response(p.stderr).text();
+  let peak: MemSample | null = null;
+  while (p.exitCode === null) {
+    const m = memory(p.pid);
+    if (m && (!peak || m.rss > peak.rss)) peak = m;
+    await Bun.sleep(100);
+  }
+  if ((await p.exited) !== 0 || !peak) throw new Error(`parallel run failed: ${await err}`);
+  const hwm = p.resourceUsage()?.maxRSS ?? peak.hwm;
+  memRow("`picoflow run` with 10 shell tasks running at once", peak, `peak ${mb(hwm)} MB (target < 60 MB): ${hwm < 60 * MiB ? "met" : "missed"}`);
+  res.parallel10Rss = peak.rss;
+  res.parallel10Peak = hwm;
+  results.workload4 = res;
+
+  say();
+  say(`| binary | size |`);
+  say(`|---|---|`);
+  for (const t of ["linux-x64", "linux-arm64"]) {
+    const f = join(ROOT, "dist", `picoflow-${t}`);
+    if (existsSync(f)) say(`| \`dist/picoflow-${t}\` | ${mb(statSync(f).size)} MiB |`);
+  }
+  say(`| baseline (a compiled Bun program that only sleeps) | ${mb(statSync(sleepBin).size)} MiB |`);
+}
+
+async function outputWorkload() {
+  const sizes = [1024, 10 * MiB, 100_000_000];
+  const peaks: Record<number, number[]> = {};
+  for (const s of sizes) writeFileSync(join(work, `out-${s}.yaml`), outputYaml(s));
+  for (let r = 0; r < Math.max(3, Math.min(args.runs, 5)); r++) {
+    for (const s of sizes) (peaks[s] ??= []).push((await pfRun(join(work, `out-${s}.yaml`))).maxRss);
+  }
+  const label = (s: number) => (s === 1024 ? "1 KiB" : s === 10 * MiB ? "10 MiB" : "100 MB");
+  for (const s of sizes) say(`| task printing ${label(s)} | ${mb(median(peaks[s]!))} MB | ${peaks[s]!.map(mb).join(", ")} |`);
+  const grow = median(peaks[100_000_000]!) / median(peaks[10 * MiB]!);
+  say(`| 100 MB vs 10 MiB peak | **${grow.toFixed(2)}×** | target: no growth (≈ 1.0×) |`);
+  results.workload5 = Object.fromEntries(sizes.map((s) => [label(s), median(peaks[s]!)]));
+}
+
+try {
+  say(`Machine: ${results.machine}`);
+  say(`Binary: ${relative(ROOT, args.bin)}; ${args.runs} runs each, medians; load average at start ${loadAverage()}`);
+  if (args.only.has(1) || args.only.has(2)) {
+    say();
+    say(`| workload | PicoFlow | make | ratio | target | |`);
+    say(`|---|---|---|---|---|---|`);
+    if (args.only.has(1)) await versusMake(1, "1000-task layered DAG, max_parallel 8 vs `make -j8`", layered(), ["-j8"], 1.5);
+    if (args.only.has(2)) await versusMake(2, "200-task chain vs `make`", chain(), [], 1.3);
+  }
+  if (args.only.has(3)) {
+    say();
+    say(`| workload | median | target | |`);
+    say(`|---|---|---|---|`);
+    await validateCold();
+  }
+  if (args.only.has(4)) {
+    say();
+    await memoryWorkload();
+  }
+  if (args.only.has(5)) {
+    say();
+    say(`| workload | peak RSS (median) | runs |`);
+    say(`|---|---|---|`);
+    await outputWorkload();
+  }
+  say();
+  say(`load average at end ${loadAverage()}`);
+  if (args.json) writeFileSync(args.json, JSON.stringify(results, null, 2) + "\n");
+} finally {
+  rmSync(work, { recursive: true, force: true });
+}
