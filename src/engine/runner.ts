@@ -69,6 +69,9 @@ export function backoffSeconds(failedAttempt: number, multiplier: number, maxSec
 
 export const OUTPUT_LIMIT = 10 * 1024 * 1024;
 
+/** Live output waiting to be written is flushed early once it reaches this size. */
+const FLUSH_AT_BYTES = 256 * 1024;
+
 export async function runWorkflow(wf: Workflow, opts: RunOptions): Promise<RunSummary> {
   const { recorder, events, log } = opts;
   const trigger = opts.trigger ?? "manual";
@@ -96,7 +99,9 @@ export async function runWorkflow(wf: Workflow, opts: RunOptions): Promise<RunSu
 
   // Live output is batched per attempt and written every outputFlushMs.
   const pendingOutput = new Map<string, { stream: OutputStream; text: string }[]>();
+  let pendingBytes = 0;
   const flushOutput = () => {
+    pendingBytes = 0;
     for (const [attemptId, parts] of pendingOutput) {
       pendingOutput.delete(attemptId);
       for (const p of mergeParts(parts)) {
@@ -197,6 +202,9 @@ export async function runWorkflow(wf: Workflow, opts: RunOptions): Promise<RunSu
           let parts = pendingOutput.get(attemptId);
           if (!parts) pendingOutput.set(attemptId, (parts = []));
           parts.push({ stream, text: safe });
+          // A fast producer must not pile up output between timer flushes: memory stays flat.
+          pendingBytes += safe.length;
+          if (pendingBytes >= FLUSH_AT_BYTES) flushOutput();
         },
       });
     } catch (err) {

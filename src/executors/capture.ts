@@ -1,7 +1,8 @@
 // Bounded output capture: keeps the first `limit` bytes of a stream, counts the rest.
 
 export class OutputBuffer {
-  private chunks: Uint8Array[] = [];
+  /** One growing buffer, so keeping N bytes costs N bytes, not N plus a copy at the end. */
+  private buf: Uint8Array = new Uint8Array(0);
   private kept = 0;
   /** Every byte seen, kept or not. */
   total = 0;
@@ -13,16 +14,21 @@ export class OutputBuffer {
     return this.kept >= this.limit;
   }
 
-  /** Keep what fits; returns the newly kept part as text ("" if none), for live streaming. */
-  push(chunk: Uint8Array): string {
+  /** Keep what fits; returns the newly kept part as text ("" if none, or if not `live`). */
+  push(chunk: Uint8Array, live = true): string {
     this.total += chunk.byteLength;
     const room = this.limit - this.kept;
     if (room <= 0) return "";
     const part = chunk.byteLength <= room ? chunk : chunk.subarray(0, room);
-    // Copy: a stream may reuse its buffer for the next chunk.
-    this.chunks.push(part.slice());
-    this.kept += part.byteLength;
-    return this.decoder.decode(part, { stream: true });
+    const need = this.kept + part.byteLength;
+    if (need > this.buf.byteLength) {
+      const grown = new Uint8Array(Math.min(this.limit, Math.max(need, this.buf.byteLength * 2, 64 * 1024)));
+      grown.set(this.buf.subarray(0, this.kept));
+      this.buf = grown;
+    }
+    this.buf.set(part, this.kept);
+    this.kept = need;
+    return live ? this.decoder.decode(part, { stream: true }) : "";
   }
 
   get truncated(): boolean {
@@ -30,7 +36,8 @@ export class OutputBuffer {
   }
 
   text(): string {
-    const all = Buffer.concat(this.chunks, this.kept).toString("utf8");
+    const all = Buffer.from(this.buf.buffer, this.buf.byteOffset, this.kept).toString("utf8");
+    this.buf = new Uint8Array(0);
     if (!this.truncated) return all;
     return `${all}\n[picoflow: output truncated: kept ${this.kept} of ${this.total} bytes]`;
   }
@@ -47,8 +54,8 @@ export async function drain(
     for (;;) {
       const { done, value } = await reader.read();
       if (done) return;
-      const text = buf.push(value);
-      if (text && onText) onText(text);
+      const text = buf.push(value, onText !== undefined);
+      if (text) onText!(text);
     }
   } finally {
     reader.releaseLock();
