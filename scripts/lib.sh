@@ -19,11 +19,12 @@ ensure_bun() {
 }
 
 # Debian packages the test suite needs: sshd for the SSH executor tests, promtool for the
-# metrics format check, qemu + arm64 libc for the Raspberry Pi binary smoke test.
+# metrics format check, openssl for a self-signed certificate in the HTTP tests, qemu + arm64 libc for the Raspberry Pi binary smoke test.
 ensure_test_packages() {
   local missing=""
   command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || missing="$missing openssh-server"
   command -v ssh-keygen >/dev/null 2>&1 || missing="$missing openssh-client"
+  command -v openssl >/dev/null 2>&1 || missing="$missing openssl"
   command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
   command -v make >/dev/null 2>&1 || missing="$missing make"
   command -v qemu-aarch64-static >/dev/null 2>&1 || missing="$missing qemu-user-static"

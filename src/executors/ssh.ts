@@ -254,11 +254,13 @@ function runSession(
         ch.on("exit", (code: number | null, signal?: string) => {
           exit = { code, signal };
           // The command is done, but a background process it left may still hold the output
-          // open (sshd then keeps the channel). Give it a moment, then stop the leftovers, as
-          // the shell executor stops what a task left in its process group.
+          // open, and sshd keeps the channel open for it (ssh(1) would hang). Take what
+          // arrives for a moment, then record the exit status and close the channel.
           if (phase === "running") {
             lingerTimer = setTimeout(() => {
-              if (phase === "running") stopRemote();
+              if (phase !== "running") return;
+              ctx.log.warn("ssh command exited but a background process still holds its output; closing the channel", { target });
+              finishChannel();
             }, Math.max(1000, graceMs));
           }
         });

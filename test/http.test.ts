@@ -1,0 +1,385 @@
+// HTTP executor end to end: `picoflow run` against a real Bun.serve server on 127.0.0.1:0.
+
+import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { existsSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { cli, rows, sandbox, waitFor, type Sandbox } from "./helpers.ts";
+import { freePort } from "./sshd.ts";
+
+interface Seen {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body: string;
+}
+
+let server: ReturnType<typeof Bun.serve>;
+let base: string;
+let sb: Sandbox;
+const seen: Seen[] = [];
+const huge = { sent: 0, cancelled: false };
+const MiB = 1024 * 1024;
+
+beforeAll(() => {
+  sb = sandbox();
+  server = Bun.serve({
+    hostname: "127.0.0.1",
+    port: 0,
+    idleTimeout: 30,
+    async fetch(req) {
+      const url = new URL(req.url);
+      const body = await req.text();
+      const headers = Object.fromEntries(req.headers);
+      seen.push({ method: req.method, path: url.pathname, headers, body });
+      const [, route, arg] = url.pathname.split("/");
+      switch (route) {
+        case "echo":
+          return Response.json({ method: req.method, headers, body });
+        case "status": {
+          const code = Number(arg);
+          const extra: Record<string, string> = code >= 300 && code < 400 ? { location: `${base}/redirected` } : {};
+          return new Response(`body of ${code}`, { status: code, headers: extra });
+        }
+        case "slow":
+          await Bun.sleep(5000);
+          return new Response("too late");
+        case "stall-body":
+          // Headers at once, then a body that never finishes.
+          return new Response(
+            new ReadableStream({
+              async pull(c) {
+                c.enqueue(new TextEncoder().encode("first part;"));
+                await Bun.sleep(5000);
+                c.close();
+              },
+            }),
+          );
+        case "huge":
+          huge.sent = 0;
+          huge.cancelled = false;
+          // 1 GiB on demand: far more than the 10 MiB cap, and far more than should be read.
+          return new Response(
+            new ReadableStream({
+              pull(c) {
+                if (huge.sent >= 1024 * MiB) return c.close();
+                const chunk = new Uint8Array(64 * 1024).fill(0x78);
+                huge.sent += chunk.length;
+                c.enqueue(chunk);
+              },
+              cancel() {
+                huge.cancelled = true;
+              },
+            }),
+            { headers: { "content-type": "text/plain" } },
+          );
+        case "split-echo": {
+          // The Authorization header echoed in two pieces, split inside the token.
+          const auth = req.headers.get("authorization") ?? "";
+          const mid = Math.floor(auth.length / 2) + 3;
+          return new Response(
+            new ReadableStream({
+              async start(c) {
+                c.enqueue(new TextEncoder().encode(`auth was: ${auth.slice(0, mid)}`));
+                await Bun.sleep(700);
+                c.enqueue(new TextEncoder().encode(`${auth.slice(mid)}\n`));
+                c.close();
+              },
+            }),
+            { status: Number(url.searchParams.get("status") ?? 200) },
+          );
+        }
+      }
+      return new Response("not here", { status: 404 });
+    },
+  });
+  base = `http://127.0.0.1:${server.port}`;
+});
+
+afterAll(() => {
+  server?.stop(true);
+  sb?.cleanup();
+});
+
+interface HttpTask {
+  url: string;
+  method?: string;
+  headers?: Record<string, string>;
+  body?: unknown;
+  requestTimeout?: number;
+  retry?: number;
+}
+
+function httpWorkflow(t: HttpTask): string {
+  const config: Record<string, unknown> = { url: t.url, method: t.method ?? "GET" };
+  if (t.headers) config.headers = t.headers;
+  if (t.body !== undefined) config.body = t.body;
+  if (t.requestTimeout) config.timeout = t.requestTimeout;
+  // JSON is YAML: the config goes in as one flow mapping.
+  return sb.workflow(`
+name: web
+tasks:
+  - name: call
+    type: http
+    retry: ${t.retry ?? 0}
+    timeout: 60
+    config: ${JSON.stringify(config)}
+`);
+}
+
+function attempts() {
+  return rows(sb.db, "SELECT * FROM task_executions WHERE task_name = 'call' ORDER BY rowid");
+}
+const last = () => attempts().at(-1)!;
+
+describe("http: requests", () => {
+  test.each([["GET"], ["post"], ["Put"], ["DELETE"], ["PATCH"], ["HEAD"], ["OPTIONS"]])("method %s (any case)", async (method: string) => {
+    const before = seen.length;
+    const r = await cli(sb, ["run", httpWorkflow({ url: `${base}/echo`, method })]);
+    expect(r.stderr).not.toContain("picoflow:");
+    expect(r.code).toBe(0);
+    expect(seen.slice(before).map((s) => s.method)).toEqual([method.toUpperCase()]);
+    const a = last();
+    expect(a.status).toBe("success");
+    expect(a.exit_code).toBe(0);
+    expect(a.http_status).toBe(200);
+    if (method === "HEAD") expect(a.stdout).toBe("");
+    else expect(JSON.parse(a.stdout).method).toBe(method.toUpperCase());
+  });
+
+  test("JSON body: serialised, Content-Type application/json added", async () => {
+    const body = { name: "New Resource", size: 3, tags: ["a", "b"], nested: { ok: true, none: null } };
+    const r = await cli(sb, ["run", httpWorkflow({ url: `${base}/echo`, method: "POST", body })]);
+    expect(r.code).toBe(0);
+    const got = seen.at(-1)!;
+    expect(got.headers["content-type"]).toBe("application/json");
+    expect(JSON.parse(got.body)).toEqual(body);
+    expect(JSON.parse(last().stdout).body).toBe(JSON.stringify(body));
+  });
+
+  test("a Content-Type set by the user is kept", async () => {
+    const r = await cli(sb, ["run", httpWorkflow({ url: `${base}/echo`, method: "PUT", headers: { "content-type": "application/vnd.api+json" }, body: [1, 2] })]);
+    expect(r.code).toBe(0);
+    expect(seen.at(-1)!.headers["content-type"]).toBe("application/vnd.api+json");
+    expect(seen.at(-1)!.body).toBe("[1,2]");
+  });
+
+  test("custom headers with ${VAR} expansion; a default User-Agent unless set", async () => {
+    let r = await cli(sb, ["run", httpWorkflow({ url: `${base}/echo`, headers: { "X-Request-Id": "req-${REQ}", Accept: "text/plain" } })], { REQ: "42" });
+    expect(r.code).toBe(0);
+    let h = seen.at(-1)!.headers;
+    expect(h["x-request-id"]).toBe("req-42");
+    expect(h.accept).toBe("text/plain");
+    expect(h["user-agent"]).toMatch(/^PicoFlow\/\d+\.\d+\.\d+/);
+    r = await cli(sb, ["run", httpWorkflow({ url: `${base}/echo`, headers: { "User-Agent": "mine/1.0" } })]);
+    expect(r.code).toBe(0);
+    h = seen.at(-1)!.headers;
+    expect(h["user-agent"]).toBe("mine/1.0");
+    // Not a credential header and not from ${VAR}: shown as is.
+    expect(JSON.parse(last().stdout).headers["user-agent"]).toBe("mine/1.0");
+  });
+});
+
+describe("http: status codes", () => {
+  test("3xx is a failure and is not followed", async () => {
+    const before = seen.length;
+    const r = await cli(sb, ["run", httpWorkflow({ url: `${base}/status/301` })]);
+    expect(r.code).toBe(3);
+    const a = last();
+    expect(a.status).toBe("failed");
+    expect(a.exit_code).toBe(1);
+    expect(a.http_status).toBe(301);
+    expect(a.error_message).toBe(`GET ${base}/status/301: HTTP 301 Moved Permanently (redirect to ${base}/redirected; redirects are not followed)`);
+    expect(seen.slice(before).map((s) => s.path)).toEqual(["/status/301"]);
+    expect(r.stdout).toContain("HTTP 301");
+  });
+
+  test("4xx: failure, status and body recorded", async () => {
+    const r = await cli(sb, ["run", httpWorkflow({ url: `${base}/status/404` })]);
+    expect(r.code).toBe(3);
+    const a = last();
+    expect(a.exit_code).toBe(1);
+    expect(a.http_status).toBe(404);
+    expect(a.stdout).toBe("body of 404");
+    expect(a.error_message).toContain("HTTP 404 Not Found");
+  });
+
+  test("5xx: failure, retried, each attempt records its status", async () => {
+    const before = attempts().length;
+    const r = await cli(sb, ["run", httpWorkflow({ url: `${base}/status/503`, retry: 1 })]);
+    expect(r.code).toBe(3);
+    const mine = attempts().slice(before);
+    expect(mine.map((a) => [a.attempt, a.status, a.exit_code, a.http_status])).toEqual([
+      [1, "failed", 1, 503],
+      [2, "failed", 1, 503],
+    ]);
+  });
+
+  test("2xx other than 200 is success", async () => {
+    const r = await cli(sb, ["run", httpWorkflow({ url: `${base}/status/204`, method: "DELETE" })]);
+    expect(r.code).toBe(0);
+    expect(last().http_status).toBe(204);
+    expect(last().exit_code).toBe(0);
+  });
+});
+
+describe("http: failures without a response", () => {
+  test("a slow server hits the request timeout", async () => {
+    const r = await cli(sb, ["run", httpWorkflow({ url: `${base}/slow`, requestTimeout: 1 })]);
+    expect(r.code).toBe(3);
+    const a = last();
+    expect(a.status).toBe("timeout");
+    expect(a.exit_code).toBe(1);
+    expect(a.http_status).toBeNull();
+    expect(a.error_message).toBe(`GET ${base}/slow: no response within 1s (config.timeout)`);
+  });
+
+  test("the request timeout also covers reading the body", async () => {
+    const r = await cli(sb, ["run", httpWorkflow({ url: `${base}/stall-body`, requestTimeout: 1 })]);
+    expect(r.code).toBe(3);
+    const a = last();
+    expect(a.status).toBe("timeout");
+    expect(a.http_status).toBe(200);
+    expect(a.stdout).toBe("first part;");
+    expect(a.error_message).toContain("HTTP 200, but the body did not arrive within 1s");
+  });
+
+  test("connection refused", async () => {
+    const port = await freePort();
+    const r = await cli(sb, ["run", httpWorkflow({ url: `http://127.0.0.1:${port}/x`, method: "post" })]);
+    expect(r.code).toBe(3);
+    const a = last();
+    expect(a.status).toBe("failed");
+    expect(a.exit_code).toBe(1);
+    expect(a.http_status).toBeNull();
+    expect(a.error_message).toBe(`POST http://127.0.0.1:${port}/x: connection refused`);
+  });
+
+  test("TLS certificates are verified: a self-signed certificate is refused", async () => {
+    const key = join(sb.dir, "tls.key");
+    const cert = join(sb.dir, "tls.crt");
+    const gen = Bun.spawn(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert, "-days", "1", "-subj", "/CN=127.0.0.1"], {
+      stdout: "ignore",
+      stderr: "ignore",
+    });
+    expect(await gen.exited).toBe(0);
+    const tls = Bun.serve({ hostname: "127.0.0.1", port: 0, tls: { key: Bun.file(key), cert: Bun.file(cert) }, fetch: () => new Response("secret page") });
+    try {
+      const r = await cli(sb, ["run", httpWorkflow({ url: `https://127.0.0.1:${tls.port}/` })]);
+      expect(r.code).toBe(3);
+      const a = last();
+      expect(a.exit_code).toBe(1);
+      expect(a.stdout).toBe("");
+      expect(a.error_message).toContain("TLS certificate verification failed");
+    } finally {
+      tls.stop(true);
+    }
+  });
+});
+
+describe("http: large bodies", () => {
+  test("a huge streamed body: 10 MiB kept, the rest never read", async () => {
+    const r = await cli(sb, ["run", httpWorkflow({ url: `${base}/huge` })]);
+    expect(r.code).toBe(0);
+    const a = rows(sb.db, "SELECT status, http_status, length(stdout) AS n, substr(stdout, 1, 4) AS head, substr(stdout, -100) AS tail FROM task_executions ORDER BY rowid DESC LIMIT 1")[0]!;
+    expect(a.status).toBe("success");
+    expect(a.http_status).toBe(200);
+    expect(a.head).toBe("xxxx");
+    expect(a.n).toBeGreaterThan(10 * MiB);
+    expect(a.n).toBeLessThan(10 * MiB + 120);
+    expect(a.tail).toContain(`[picoflow: response body truncated: kept ${10 * MiB} bytes; the rest was not read]`);
+    // The client hung up: the server stopped producing long before its 1 GiB.
+    await waitFor(() => huge.cancelled, 10_000, "the server to see the body cancelled");
+    expect(huge.sent).toBeLessThan(512 * MiB);
+  });
+});
+
+describe("http: secrets", () => {
+  const TOKEN = "tok-5ec7e7-a1b2c3d4e5f6-do-not-leak";
+  const KEY = "k3y-7766554433-private";
+
+  /** Every 10-character piece of each secret: half a token is a leak too. */
+  const pieces = [TOKEN, KEY].flatMap((s) => Array.from({ length: s.length - 9 }, (_, i) => s.slice(i, i + 10)));
+
+  function assertNowhere(text: string | Buffer, where: string) {
+    for (const p of pieces) {
+      if (text.includes(p)) throw new Error(`part of a secret (${p}) found in ${where}`);
+    }
+  }
+
+  test("credential headers and ${VAR} header values never reach the database or the logs", async () => {
+    const headers = { Authorization: "Bearer ${API_TOKEN}", "X-Custom": "key=${API_KEY}" };
+    const env = { API_TOKEN: TOKEN, API_KEY: KEY };
+    const runs = [
+      // Success: the server echoes every header back in the body.
+      httpWorkflow({ url: `${base}/echo`, method: "POST", headers, body: { hello: "world" } }),
+      // Failure with a retry, the token split across two pieces of live output.
+      httpWorkflow({ url: `${base}/split-echo?status=500`, headers, retry: 1 }),
+    ];
+    let logs = "";
+    for (const wf of runs) {
+      const r = await cli(sb, ["--log-level", "trace", "run", wf], env);
+      logs += r.stdout + r.stderr;
+    }
+    // The requests really carried the secrets.
+    const sent = seen.filter((s) => s.headers.authorization === `Bearer ${TOKEN}`);
+    expect(sent.length).toBe(3);
+    expect(sent.every((s) => s.headers["x-custom"] === `key=${KEY}`)).toBe(true);
+
+    assertNowhere(logs, "picoflow's stdout/stderr");
+    // Debug-level lines of the executor were on, and still said nothing secret.
+    expect(logs).toContain('"msg":"http request"');
+
+    const echo = attempts().find((a) => a.stdout?.includes("hello"))!;
+    const echoed = JSON.parse(echo.stdout);
+    // The whole value of a credential header is a secret, and so is its credential part.
+    expect(echoed.headers.authorization).toBe("***");
+    expect(echoed.headers["x-custom"]).toBe("key=***");
+    const split = attempts().filter((a) => a.stdout?.startsWith("auth was:"));
+    expect(split.map((a) => a.stdout)).toEqual(["auth was: ***\n", "auth was: ***\n"]);
+    expect(split.map((a) => a.http_status)).toEqual([500, 500]);
+
+    // Every byte SQLite wrote: the database, and the WAL and shared memory if left behind.
+    for (const file of [sb.db, `${sb.db}-wal`, `${sb.db}-shm`, `${sb.db}-journal`]) {
+      if (!existsSync(file)) continue;
+      const bytes = readFileSync(file);
+      assertNowhere(bytes, file);
+      assertNowhere(bytes.toString("utf16le"), `${file} (as UTF-16)`);
+    }
+  });
+
+  test("the password in a URL's user:password@ part is masked too", async () => {
+    const r = await cli(sb, ["run", httpWorkflow({ url: `http://user:${TOKEN}@127.0.0.1:${await freePort()}/x` })]);
+    expect(r.code).toBe(3);
+    assertNowhere(r.stdout + r.stderr, "output");
+    expect(last().error_message).toContain("connection refused");
+    assertNowhere(JSON.stringify(last()), "the stored attempt");
+  });
+});
+
+describe("http: validation", () => {
+  test.each([
+    ["ftp://example.org/file", "unsupported scheme 'ftp' (use http or https)"],
+    ["not a url", "'not a url' is not a valid URL"],
+    ["https://${NO_SUCH_VAR}", "is not a valid URL"],
+  ])("url %s is a validation error (exit 2) before anything runs", async (url, message) => {
+    const wf = httpWorkflow({ url });
+    for (const cmd of ["validate", "run"]) {
+      const r = await cli(sb, [cmd, wf]);
+      expect(r.code).toBe(2);
+      expect(r.stderr).toContain(message);
+      expect(r.stderr.trim().split("\n").length).toBe(1);
+    }
+  });
+
+  test("a body on GET or HEAD is a validation error", async () => {
+    const r = await cli(sb, ["validate", httpWorkflow({ url: `${base}/echo`, method: "get", body: { a: 1 } })]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("tasks[0].config.body: a GET request cannot have a body (use POST, PUT or PATCH)");
+  });
+
+  test("an unknown method is a validation error", async () => {
+    const r = await cli(sb, ["validate", httpWorkflow({ url: `${base}/echo`, method: "FETCH" })]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain("must be one of GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS (any case)");
+  });
+});
