@@ -8,6 +8,7 @@ import type { z } from "zod";
 import { IoError, ValidationError } from "../errors.ts";
 import { checkDag, suggest } from "./dag.ts";
 import { expandTree } from "./expand.ts";
+import { parsePlainYaml } from "./quick-yaml.ts";
 import { taskConfigSchemas, taskSchema, workflowSchema, type RawTask } from "./schema.ts";
 import {
   MAX_FILE_BYTES,
@@ -84,6 +85,14 @@ function ioProblem(file: string, err: unknown): IoError {
 
 /** Validate workflow text; `file` names it in messages. */
 export function parseWorkflow(text: string, file: string, opts: LoadOptions): Workflow {
+  // Fast path: plain YAML read by Bun's native parser. Anything unusual, and every invalid
+  // file, goes the slow way below, which knows where each problem is.
+  const plain = parsePlainYaml(text);
+  if (plain !== undefined) {
+    const wf = checkAndBuild(plain, file, opts, null);
+    if (wf) return wf;
+  }
+
   const lines = new LineCounter();
   const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const where = (offset: number) => {
@@ -108,11 +117,25 @@ export function parseWorkflow(text: string, file: string, opts: LoadOptions): Wo
   } catch (err) {
     throw new ValidationError([`${file}: ${firstLine((err as Error).message)}`]);
   }
+  return checkAndBuild(raw, file, opts, { doc, where })!;
+}
+
+/**
+ * Validate parsed YAML and build the Workflow. Without `at` (the fast path, no positions) it
+ * returns null on any problem instead of throwing, so the caller can re-read with positions.
+ */
+function checkAndBuild(
+  raw: unknown,
+  file: string,
+  opts: LoadOptions,
+  at: { doc: Document; where: (offset: number) => string } | null,
+): Workflow | null {
   // Count tasks before anything else so an oversized file fails fast and clearly.
   const rawTasks = (raw as { tasks?: unknown }).tasks;
   if (Array.isArray(rawTasks) && rawTasks.length > MAX_TASKS) {
-    const node = doc.getIn(["tasks"], true) as YamlNode | undefined;
-    throw new ValidationError([`${where(node?.range?.[0] ?? 0)}: tasks: ${rawTasks.length} tasks; a workflow may have at most ${MAX_TASKS}`]);
+    if (!at) return null;
+    const node = at.doc.getIn(["tasks"], true) as YamlNode | undefined;
+    throw new ValidationError([`${at.where(node?.range?.[0] ?? 0)}: tasks: ${rawTasks.length} tasks; a workflow may have at most ${MAX_TASKS}`]);
   }
 
   // Values that ${VAR} put into HTTP headers are secrets (see secretsOf).
@@ -151,9 +174,10 @@ export function parseWorkflow(text: string, file: string, opts: LoadOptions): Wo
   }
 
   if (problems.length) {
+    if (!at) return null;
     const located = problems.map((p) => {
-      const offset = locate(doc, p.path, p.atKey);
-      return { offset, text: `${where(offset)}: ${formatPath(p.path)}: ${p.message}` };
+      const offset = locate(at.doc, p.path, p.atKey);
+      return { offset, text: `${at.where(offset)}: ${formatPath(p.path)}: ${p.message}` };
     });
     located.sort((a, b) => a.offset - b.offset);
     throw new ValidationError(located.map((l) => l.text));
