@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { maskSecrets, StreamMasker } from "../src/secrets.ts";
 import { cli, rows, sandbox, waitFor, type Sandbox } from "./helpers.ts";
 import { freePort } from "./sshd.ts";
 
@@ -381,5 +382,32 @@ describe("http: validation", () => {
     const r = await cli(sb, ["validate", httpWorkflow({ url: `${base}/echo`, method: "FETCH" })]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("must be one of GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS (any case)");
+  });
+});
+
+describe("masking live output that arrives in pieces", () => {
+  test("a secret split anywhere across pieces is masked as if the text came whole", () => {
+    const secrets = ["Bearer tok-123456", "tok-123456", "abc"];
+    const text = "a Bearer tok-123456 b tok-123456tok-123456 ab abc tok-12 c\n";
+    const whole = maskSecrets(text, secrets);
+    for (let i = 0; i <= text.length; i++) {
+      for (let j = i; j <= text.length; j++) {
+        const m = new StreamMasker(secrets);
+        const out = [text.slice(0, i), text.slice(i, j), text.slice(j)].map((p) => m.push(p)).join("");
+        expect(out).toBe(whole);
+      }
+    }
+  });
+
+  test("a possible start of a secret is held back until the next piece shows what it is", () => {
+    const m = new StreamMasker(["s3cret-value"]);
+    expect(m.push("value: s3cr")).toBe("value: ");
+    expect(m.push("et-value and s3")).toBe("*** and ");
+    expect(m.push("x\n")).toBe("s3x\n");
+  });
+
+  test("no secrets: pieces pass through untouched", () => {
+    const m = new StreamMasker([]);
+    expect(m.push("anything")).toBe("anything");
   });
 });

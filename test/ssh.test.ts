@@ -353,6 +353,28 @@ describe("ssh: connection failures", () => {
     }
   });
 
+  test("a task timeout shorter than the connect timeout ends the attempt as a timeout (124)", async () => {
+    knownHosts(...allHostKeys());
+    const sockets: Socket[] = [];
+    const silent: Server = createServer((s) => {
+      sockets.push(s);
+      s.on("error", () => {});
+    });
+    await new Promise<void>((r) => silent.listen(0, "127.0.0.1", r));
+    const port = (silent.address() as { port: number }).port;
+    try {
+      const r = await cli(sb, ["run", sshWorkflow({ command: "true", port, connectTimeout: 30, timeout: 1 })]);
+      expect(r.code).toBe(3);
+      const a = lastAttempt();
+      expect(a.status).toBe("timeout");
+      expect(a.exit_code).toBe(124);
+      expect(a.error_message).toBe("timed out after 1s");
+    } finally {
+      for (const s of sockets) s.destroy();
+      await new Promise((r) => silent.close(r));
+    }
+  });
+
   test("validate accepts ssh tasks without connecting anywhere", async () => {
     const r = await cli(sb, ["validate", sshWorkflow({ command: "true", port: 1 })]);
     expect(r.code).toBe(0);

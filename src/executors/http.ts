@@ -122,7 +122,7 @@ export const httpExecutor: Executor<HttpConfig> = {
           for (;;) {
             const { done, value } = await reader.read();
             if (done) break;
-            const text = out.push(value);
+            const text = out.push(value, ctx.onOutput !== undefined);
             if (text) ctx.onOutput?.("stdout", text);
             // Past the cap: stop reading instead of downloading the rest for nothing.
             if (out.truncated) {

@@ -141,6 +141,8 @@ function runSession(
     let lingerTimer: ReturnType<typeof setTimeout> | undefined;
     let stoppedBy: StopReason | undefined;
     const graceMs = ctx.killGraceMs;
+    // Decode kept output as it arrives only when someone shows it live.
+    const live = ctx.onOutput !== undefined;
 
     const finish = (r: ExecResult) => {
       if (phase === "done") return;
@@ -244,11 +246,11 @@ function runSession(
         }
         channel = ch;
         ch.on("data", (chunk: Buffer) => {
-          const t = out.push(chunk);
+          const t = out.push(chunk, live);
           if (t) ctx.onOutput?.("stdout", t);
         });
         ch.stderr.on("data", (chunk: Buffer) => {
-          const t = err.push(chunk);
+          const t = err.push(chunk, live);
           if (t) ctx.onOutput?.("stderr", t);
         });
         ch.on("exit", (code: number | null, signal?: string) => {
