@@ -570,3 +570,30 @@ tasks:
     expect(written).toBeGreaterThan(late * 2);
   }, 60_000);
 });
+
+describe("examples", () => {
+  test("examples/heartbeat.yaml is a valid scheduled workflow", async () => {
+    const s = sb();
+    const r = await cli(s, ["validate", join(import.meta.dir, "../examples/heartbeat.yaml")]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain("Schedule:     0 */5 * * * *\n");
+  });
+
+  const analyze = Bun.which("systemd-analyze");
+  test.skipIf(!analyze)("examples/picoflow.service passes systemd-analyze verify", async () => {
+    const s = sb();
+    // verify checks that ExecStart's program exists: point it at a stand-in executable.
+    const bin = s.file("picoflow", "#!/bin/sh\n");
+    require("node:fs").chmodSync(bin, 0o755);
+    const unit = readFileSync(join(import.meta.dir, "../examples/picoflow.service"), "utf8");
+    expect(unit).toContain("ExecStart=/usr/local/bin/picoflow daemon start /etc/picoflow/workflows/*.yaml\n");
+    expect(unit).toContain("ExecReload=/bin/kill -HUP $MAINPID\n");
+    expect(unit).toMatch(/^User=picoflow$/m);
+    expect(unit).toMatch(/^Restart=on-failure$/m);
+    expect(unit).toMatch(/^StateDirectory=picoflow$/m);
+    const path = s.file("picoflow.service", unit.replaceAll("/usr/local/bin/picoflow", bin));
+    const p = Bun.spawn([analyze!, "verify", "--man=no", path], { stdout: "pipe", stderr: "pipe", env: { ...process.env, SYSTEMD_LOG_LEVEL: "notice" } });
+    const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+    expect({ code, out, err }).toEqual({ code: 0, out: "", err: "" });
+  });
+});
