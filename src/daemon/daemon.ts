@@ -161,10 +161,8 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
     let metricsUrl: string | null = null;
     if (settings.metrics.enabled) {
       // Loaded only when enabled: prom-client costs memory on a Pi.
-      const [{ createMetrics }, { startMetricsServer }] = (await Promise.all([
-        import("../metrics.ts" as string),
-        import("../sys/http-server.ts" as string),
-      ])) as [MetricsModule, HttpServerModule];
+      const modules = ["../metrics.ts", "../sys/http-server.ts"];
+      const [{ createMetrics }, { startMetricsServer }] = (await Promise.all(modules.map((m) => import(m)))) as [MetricsModule, HttpServerModule];
       const m = createMetrics();
       metrics = m;
       let server;
