@@ -153,6 +153,24 @@ describe("ssh: commands", () => {
     }
   });
 
+  test("if picoflow itself is killed (kill -9), the remote command does not outlive it", async () => {
+    knownHosts(...allHostKeys());
+    const pidFile = join(sshd.dir, "killed.pid");
+    const p = spawnCli(sb, ["run", sshWorkflow({ command: `echo $$$$ > ${pidFile}; exec sleep 300` })]);
+    try {
+      await waitFor(() => existsSync(pidFile) && Number(readFileSync(pidFile, "utf8")) > 1, 15_000, "remote command to start");
+      const remote = Number(readFileSync(pidFile, "utf8"));
+      expect(alive(remote)).toBe(true);
+      p.kill("SIGKILL");
+      await p.exited;
+      // The kernel closes picoflow's socket; sshd ends the session and the watchdog stops the command.
+      await waitFor(() => !alive(remote), 10_000, "remote sleep to be gone");
+    } finally {
+      p.kill("SIGKILL");
+      await p.exited;
+    }
+  });
+
   test("a background process that keeps the output open does not hang the task", async () => {
     knownHosts(...allHostKeys());
     const held = join(sshd.dir, "held.pid");
