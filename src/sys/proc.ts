@@ -15,13 +15,20 @@ export function processStartTime(pid: number): string | null {
   }
 }
 
-/** Boot id, so start times from before a reboot never match a process after it. */
+let cachedBootId: string | undefined;
+
+/**
+ * Boot id, so start times from before a reboot never match a process after it. It cannot
+ * change while this process lives, so it is read once (it is asked for on every task spawn).
+ */
 export function bootId(): string {
+  if (cachedBootId !== undefined) return cachedBootId;
   try {
-    return readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
+    cachedBootId = readFileSync("/proc/sys/kernel/random/boot_id", "utf8").trim();
   } catch {
     return "unknown";
   }
+  return cachedBootId;
 }
 
 /** Identity string of this process: "bootid:starttime". */
