@@ -152,6 +152,9 @@ function buildConfig(target: Target, outfile: string) {
     root: ROOT,
     target: "bun" as const,
     format: "esm" as const,
+    // Precompiled JavaScriptCore bytecode: start-up drops from about 50 to 25 ms (x64), which
+    // is most of a short command's time, for about 9 MiB more file. ESM keeps top-level await.
+    bytecode: true,
     // Smaller and faster to start; names are kept so error classes keep theirs.
     minify: { whitespace: true, syntax: true, identifiers: true, keepNames: true },
     sourcemap: "none" as const,
