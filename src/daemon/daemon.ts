@@ -418,6 +418,9 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
       version: o.version,
     });
 
+    // Loading and validating the files left garbage behind; an idle daemon should not keep it.
+    Bun.gc(true);
+
     // ---- Run until a stop signal. ----
     const sig = await stopped;
     for (const e of entries.values()) clearTimeout(e.timer);
