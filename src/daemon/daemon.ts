@@ -116,17 +116,22 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
   const { settings, log } = o;
   const entries = loadAtStart(o.args, o.cwd, o.loadOptions, log);
 
-  const pid: PidFileHandle = acquirePidFile(o.pidFile);
+  // The database first: a wrong --db-path is reported as such, not as a PID file problem.
+  const database: Database = openDatabase(settings.dbPath);
+  let pid: PidFileHandle;
+  try {
+    pid = acquirePidFile(o.pidFile);
+  } catch (err) {
+    database.close();
+    throw err;
+  }
   if (pid.replaced) log.warn("replaced a stale PID file", { pid_file: pid.path, reason: pid.replaced.why });
 
-  let db: Database | undefined;
   let stopServer: (() => Promise<void>) | undefined;
   const timers: ReturnType<typeof setTimeout>[] = [];
   let unsubscribe: (() => void) | undefined;
   const owner: Owner = { pid: process.pid, identity: selfIdentity() };
   try {
-    db = openDatabase(settings.dbPath);
-    const database = db;
     const path = settings.dbPath;
     const closed = recoverOrphans(database, path, isProcessAlive, killOrphanGroup);
     if (closed.length) log.warn("closed runs whose process is gone", { executions: closed });
@@ -459,7 +464,7 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
         await stopServer();
       } catch {}
     }
-    db?.close();
+    database.close();
     pid.release();
   }
 }
