@@ -166,11 +166,12 @@ function runSession(
 
     /** Ask the remote watchdog to stop the command's process group; force-close if it cannot. */
     const stopRemote = () => {
-      if (!channel) return;
-      try {
-        channel.write("stop\n");
-        channel.end();
-      } catch {}
+      if (channel) {
+        try {
+          channel.write("stop\n");
+          channel.end();
+        } catch {}
+      }
       clearTimeout(stopTimer);
       // The watchdog sends SIGKILL after the grace; allow for that and the round trip.
       stopTimer = setTimeout(() => {
@@ -241,7 +242,8 @@ function runSession(
       ctx.log.debug("ssh connected", { target });
       client.exec(wrapCommand(config.command, graceMs / 1000), (e, ch) => {
         if (e) {
-          finish(failed(`cannot start the remote command: ${e.message}`));
+          if (stoppedBy) finishChannel();
+          else finish(failed(`cannot start the remote command: ${e.message}`));
           return;
         }
         channel = ch;
