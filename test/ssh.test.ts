@@ -2,9 +2,10 @@
 // own host keys, user keys of each type, and the sandbox's ~/.ssh/known_hosts.
 
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer, type Server, type Socket } from "node:net";
 import { join } from "node:path";
+import { hostFieldMatches, lookupName, parseKnownHosts, preferredHostKeyAlgorithms, verifyHostKey } from "../src/executors/known-hosts.ts";
 import { alive, cli, rows, sandbox, spawnCli, waitFor, type Sandbox } from "./helpers.ts";
 import { freePort, KEY_TYPES, makeKey, startSshd, type KeyType, type Sshd } from "./sshd.ts";
 
@@ -276,7 +277,7 @@ describe("ssh: host keys", () => {
 
   test("no known_hosts file at all is an unknown host too", async () => {
     const file = knownHostsFile();
-    if (existsSync(file)) require("node:fs").rmSync(file);
+    if (existsSync(file)) rmSync(file);
     const r = await cli(sb, ["run", sshWorkflow({ command: "true" })]);
     expect(r.code).toBe(3);
     expect(lastAttempt().error_message).toContain("is not in ~/.ssh/known_hosts");
@@ -397,5 +398,72 @@ describe("ssh: connection failures", () => {
     const r = await cli(sb, ["validate", sshWorkflow({ command: "true", port: 1 })]);
     expect(r.code).toBe(0);
     expect(r.stdout).toContain("1 ssh");
+  });
+});
+
+describe("known_hosts parsing (pure)", () => {
+  const blob = (type: string, body: string) => {
+    const t = Buffer.from(type);
+    const len = Buffer.alloc(4);
+    len.writeUInt32BE(t.length);
+    return Buffer.concat([len, t, Buffer.from(body)]);
+  };
+  const ed = blob("ssh-ed25519", "key-one");
+  const ed2 = blob("ssh-ed25519", "key-two");
+  const rsa = blob("ssh-rsa", "rsa-key");
+
+  test("lookup names follow OpenSSH: bare host on 22, [host]:port otherwise, lower case", () => {
+    expect(lookupName("Pi.Local", 22)).toBe("pi.local");
+    expect(lookupName("Pi.Local", 2222)).toBe("[pi.local]:2222");
+    expect(lookupName("::1", 2222)).toBe("[::1]:2222");
+  });
+
+  test.each([
+    ["pi.local", "pi.local", 22, true],
+    ["PI.local", "pi.local", 22, true],
+    ["pi.local", "pi.local", 2222, false],
+    ["[pi.local]:2222", "pi.local", 2222, true],
+    ["[pi.local]:22", "pi.local", 22, false],
+    ["other,pi.local", "pi.local", 22, true],
+    ["*.local", "pi.local", 22, true],
+    ["pi.loca?", "pi.local", 22, true],
+    ["*.local,!pi.local", "pi.local", 22, false],
+    ["192.168.1.*", "192.168.1.50", 22, true],
+    ["192.168.1.5", "192.168.1.50", 22, false],
+  ] as const)("%s matches %s port %d: %p", (field, host, port, want) => {
+    expect(hostFieldMatches(field, host, port)).toBe(want);
+  });
+
+  test("comments, blank lines, CRLF, unknown markers and corrupt lines are skipped", () => {
+    const text = [
+      "# comment",
+      "",
+      `pi.local ssh-ed25519 ${ed.toString("base64")} me@host\r`,
+      `@weird pi.local ssh-ed25519 ${ed.toString("base64")}`,
+      `pi.local ssh-rsa ${ed.toString("base64")}`, // type disagrees with the blob
+      "pi.local ssh-ed25519 not*base64",
+      "pi.local",
+    ].join("\n");
+    const entries = parseKnownHosts(text, "kh");
+    expect(entries.map((e) => [e.line, e.hosts, e.keyType])).toEqual([[3, "pi.local", "ssh-ed25519"]]);
+  });
+
+  test("verdicts: known, changed, other type only, unknown, revoked", () => {
+    const entries = parseKnownHosts(
+      [`pi.local ssh-ed25519 ${ed.toString("base64")}`, `nas ssh-rsa ${rsa.toString("base64")}`, `@revoked * ssh-ed25519 ${ed2.toString("base64")}`].join("\n"),
+      "kh",
+    );
+    expect(verifyHostKey(entries, "pi.local", 22, ed)).toMatchObject({ ok: true });
+    expect(verifyHostKey(entries, "pi.local", 22, blob("ssh-ed25519", "other"))).toMatchObject({ ok: false, kind: "changed" });
+    expect(verifyHostKey(entries, "nas", 22, ed)).toMatchObject({ ok: false, kind: "other-type", knownTypes: ["ssh-rsa"] });
+    expect(verifyHostKey(entries, "new", 22, ed)).toMatchObject({ ok: false, kind: "unknown" });
+    expect(verifyHostKey(entries, "pi.local", 22, ed2)).toMatchObject({ ok: false, kind: "revoked" });
+  });
+
+  test("known key types are asked for first; SHA-1 ssh-rsa is never offered", () => {
+    expect(preferredHostKeyAlgorithms(["ssh-rsa"]).slice(0, 2)).toEqual(["rsa-sha2-512", "rsa-sha2-256"]);
+    expect(preferredHostKeyAlgorithms([])[0]).toBe("ssh-ed25519");
+    expect(preferredHostKeyAlgorithms(["ssh-rsa", "ssh-dss"])).not.toContain("ssh-rsa");
+    expect(preferredHostKeyAlgorithms(["ssh-rsa", "ssh-dss"])).not.toContain("ssh-dss");
   });
 });
