@@ -198,7 +198,7 @@ describe("SIGHUP reload", () => {
     const fileA = join(dir, "a.yaml");
     writeFileSync(fileA, scheduled("alpha", "* * * * * *", "/bin/echo", ["v1"]));
     const d = await startDaemon(s, [dir]);
-    const outputs = () => rows(s.db, `SELECT t.stdout FROM task_executions t JOIN workflow_executions w ON w.id = t.workflow_execution_id WHERE w.workflow_name = 'alpha' ORDER BY t.started_at`).map((r) => r.stdout);
+    const outputs = () => rows(s.db, `SELECT t.stdout FROM task_executions t JOIN workflow_executions w ON w.id = t.workflow_execution_id WHERE w.workflow_name = 'alpha' AND t.finished_at IS NOT NULL ORDER BY t.started_at`).map((r) => r.stdout);
     try {
       await waitFor(() => outputs().includes("v1\n"), 10_000, "v1 runs");
 
@@ -216,8 +216,9 @@ describe("SIGHUP reload", () => {
       expect(error.error).toContain("schedule");
       const n = outputs().length;
       await waitFor(() => outputs().length >= n + 2, 10_000, "more v2 runs");
-      expect(outputs()).not.toContain("v3\n");
-      expect(outputs().slice(n)).toEqual(outputs().slice(n).map(() => "v2\n"));
+      const since = outputs().slice(n);
+      expect(since.length).toBeGreaterThanOrEqual(2);
+      expect(since).toEqual(since.map(() => "v2\n"));
       // daemon status shows it.
       const st = await cli(s, ["daemon", "status"]);
       expect(st.code).toBe(0);
