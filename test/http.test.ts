@@ -73,6 +73,9 @@ beforeAll(() => {
             }),
             { headers: { "content-type": "text/plain" } },
           );
+        case "big-known":
+          // 12 MiB with a Content-Length.
+          return new Response(new Uint8Array(12 * MiB).fill(0x79));
         case "split-echo": {
           // The Authorization header echoed in two pieces, split inside the token.
           const auth = req.headers.get("authorization") ?? "";
@@ -291,6 +294,14 @@ describe("http: large bodies", () => {
     // The client hung up: the server stopped producing long before its 1 GiB.
     await waitFor(() => huge.cancelled, 10_000, "the server to see the body cancelled");
     expect(huge.sent).toBeLessThan(512 * MiB);
+  });
+
+  test("a body larger than the cap with a Content-Length: the marker gives the full size", async () => {
+    const r = await cli(sb, ["run", httpWorkflow({ url: `${base}/big-known` })]);
+    expect(r.code).toBe(0);
+    const a = rows(sb.db, "SELECT length(stdout) AS n, substr(stdout, -100) AS tail FROM task_executions ORDER BY rowid DESC LIMIT 1")[0]!;
+    expect(a.n).toBeLessThan(10 * MiB + 120);
+    expect(a.tail).toContain(`[picoflow: response body truncated: kept ${10 * MiB} of ${12 * MiB} bytes; the rest was not read]`);
   });
 });
 

@@ -114,7 +114,9 @@ export const httpExecutor: Executor<HttpConfig> = {
       statusText = res.statusText;
       location = res.headers.get("location");
       const cl = Number(res.headers.get("content-length"));
-      contentLength = res.headers.has("content-length") && Number.isFinite(cl) ? cl : null;
+      // A compressed body's Content-Length counts compressed bytes, not the ones we keep.
+      const plain = !res.headers.has("content-encoding") || res.headers.get("content-encoding") === "identity";
+      contentLength = plain && res.headers.has("content-length") && Number.isFinite(cl) ? cl : null;
 
       if (res.body) {
         const reader = res.body.getReader();
