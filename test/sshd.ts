@@ -105,7 +105,8 @@ export async function startSshd(): Promise<Sshd> {
   const dir = mkdtempSync(join(tmpdir(), "picoflow-sshd-"));
   chmodSync(dir, 0o755);
   // Privilege separation directory; Debian creates it from the service unit, not the package.
-  mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
+  // (Only root needs it, and only root can make it.)
+  if (process.getuid?.() === 0) mkdirSync("/run/sshd", { recursive: true, mode: 0o755 });
 
   const hostKeys = {} as Record<KeyType, string>;
   const userKeys = {} as Record<KeyType, string>;
