@@ -1,0 +1,76 @@
+// `picoflow history`: past runs, newest first, filtered by workflow, status and date.
+
+import type { CAC } from "cac";
+import { ConfigError } from "../errors.ts";
+import type { ExecutionRow } from "../store/queries.ts";
+import { createContext, type GlobalOptions } from "./context.ts";
+import { formatDuration, localTime, paint, statusColour, table } from "./format.ts";
+import { dateOption, formatOption, intOption, requireWorkflow, shortId, textOption, toJson, withHistory, workflowOption } from "./read.ts";
+
+/** Statuses a run can be recorded with ("skipped": a scheduled trigger that overlapped a running run). */
+export const RUN_STATUSES = ["success", "failed", "running", "pending", "skipped"] as const;
+
+interface HistoryOptions extends GlobalOptions {
+  workflow?: unknown;
+  status?: unknown;
+  limit?: unknown;
+  since?: unknown;
+  format?: unknown;
+}
+
+export function registerHistory(cli: CAC): void {
+  cli
+    .command("history [workflow]", "Show past runs, newest first")
+    .option("--workflow <name>", "Only runs of this workflow")
+    .option("--status <status>", `Only runs with this status: ${RUN_STATUSES.join(", ")}`)
+    .option("--limit <n>", "Show at most N runs; 0 shows all (default: 10)")
+    .option("--since <date>", "Only runs started on or after this local date (YYYY-MM-DD)")
+    .option("--format <format>", "Output format: table, json (default: table)")
+    .example("picoflow history --workflow backup-workflow --limit 20")
+    .example("picoflow history --status failed --since 2025-11-01")
+    .example("picoflow history --format json > history.json")
+    .action((workflow: unknown, opts: HistoryOptions) => historyCommand(workflow, opts));
+}
+
+function historyCommand(positional: unknown, opts: HistoryOptions): void {
+  const workflow = workflowOption(positional, opts.workflow);
+  const status = textOption(opts.status, "--status")?.toLowerCase();
+  if (status !== undefined && !(RUN_STATUSES as readonly string[]).includes(status)) {
+    throw new ConfigError(`--status: '${status}' is not one of ${RUN_STATUSES.join(", ")}`);
+  }
+  const limit = intOption(opts.limit, "--limit", 10, 0, 1_000_000_000);
+  const since = dateOption(opts.since, "--since");
+  const format = formatOption(opts.format);
+  const ctx = createContext(opts);
+
+  const runs = withHistory(ctx, (h) => {
+    if (workflow !== undefined) requireWorkflow(h, workflow);
+    return h.history({ workflow, status, limit, since });
+  });
+
+  if (format === "json") {
+    ctx.out(toJson(runs));
+    return;
+  }
+  if (!runs.length) {
+    ctx.out("No runs match.\n");
+    return;
+  }
+  ctx.out(formatHistory(runs, ctx.tty));
+}
+
+function formatHistory(runs: ExecutionRow[], tty: boolean): string {
+  const c = paint(tty);
+  const rows = runs.map((r) => {
+    const live = r.status === "running" || r.status === "pending";
+    return [
+      localTime(r.started_at),
+      shortId(r.id),
+      c(statusColour(r.status), r.status),
+      formatDuration(r.duration_seconds),
+      r.status === "skipped" ? "-" : `${live ? "-" : (r.successful_tasks ?? 0)}/${r.total_tasks}`,
+      r.workflow_name,
+    ];
+  });
+  return table(["STARTED", "EXECUTION", "STATUS", { header: "DURATION", right: true }, { header: "TASKS", right: true }, "WORKFLOW"], rows);
+}

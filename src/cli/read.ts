@@ -1,0 +1,146 @@
+// Shared by the read commands (status, history, stats, logs, workflow list): option parsing with
+// one clear exit-4 error per bad value, opening the history read-only, and "not found" errors.
+
+import { ConfigError, IoError } from "../errors.ts";
+import { openHistory, type History } from "../store/queries.ts";
+import type { CliContext } from "./context.ts";
+
+export type OutputFormat = "table" | "json";
+
+/**
+ * cac (mri) turns number-looking values into numbers, so `--execution-id 0123` would arrive as
+ * 123. For options whose value is text, take the raw token from argv instead.
+ */
+export function textOption(value: unknown, flag: string, argv: string[] = process.argv): string | undefined {
+  if (value === undefined) return undefined;
+  if (Array.isArray(value)) value = value[value.length - 1];
+  if (value === true || value === false) throw new ConfigError(`${flag}: a value is required`);
+  if (typeof value === "number") {
+    let raw: string | undefined;
+    for (let i = 0; i < argv.length; i++) {
+      const a = argv[i]!;
+      if (a === flag && i + 1 < argv.length) raw = argv[i + 1];
+      else if (a.startsWith(`${flag}=`)) raw = a.slice(flag.length + 1);
+    }
+    if (raw !== undefined && Number(raw) === value) return raw;
+  }
+  return String(value);
+}
+
+/** The workflow, given as `--workflow NAME` or as a positional argument (not both, unless equal). */
+export function workflowOption(positional: unknown, flag: unknown): string | undefined {
+  const p = positional === undefined ? undefined : String(positional);
+  const f = textOption(flag, "--workflow");
+  if (p !== undefined && f !== undefined && p !== f) {
+    throw new ConfigError(`workflow given twice ('${p}' and --workflow '${f}'); give one`);
+  }
+  const name = p ?? f;
+  if (name === "") throw new ConfigError("--workflow: must not be empty");
+  return name;
+}
+
+export function formatOption(value: unknown): OutputFormat {
+  const v = textOption(value, "--format");
+  if (v === undefined) return "table";
+  const f = v.toLowerCase();
+  if (f === "table" || f === "json") return f;
+  throw new ConfigError(`--format: '${v}' is not one of table, json`);
+}
+
+/** A whole number in [min, max]; `undefined` gives `fallback`. */
+export function intOption(value: unknown, flag: string, fallback: number, min: number, max: number): number {
+  const v = textOption(value, flag);
+  if (v === undefined) return fallback;
+  const s = v.trim();
+  if (!/^-?\d+$/.test(s)) throw new ConfigError(`${flag}: '${v}' is not a whole number`);
+  const n = Number(s);
+  if (n < min || n > max) throw new ConfigError(`${flag}: ${n} is out of range (${min}-${max})`);
+  return n;
+}
+
+/** `YYYY-MM-DD` as local midnight, returned as ISO 8601 UTC (how the database stores times). */
+export function dateOption(value: unknown, flag: string): string | undefined {
+  const v = textOption(value, flag);
+  if (v === undefined) return undefined;
+  const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(v.trim());
+  if (!m) throw new ConfigError(`${flag}: '${v}' is not a date (YYYY-MM-DD)`);
+  const [y, mo, d] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const date = new Date(y, mo - 1, d);
+  if (date.getFullYear() !== y || date.getMonth() !== mo - 1 || date.getDate() !== d) {
+    throw new ConfigError(`${flag}: '${v}' is not a real date`);
+  }
+  return date.toISOString();
+}
+
+/** Open the history, run `fn`, close it. */
+export function withHistory<T>(ctx: CliContext, fn: (h: History) => T): T {
+  const h = openHistory(ctx.settings.dbPath);
+  try {
+    return fn(h);
+  } finally {
+    h.close();
+  }
+}
+
+/** Exit 5 (not found, as the spec's "Log file not found") for a workflow the database never saw. */
+export function requireWorkflow(h: History, name: string): void {
+  const known = h.workflowNames();
+  if (known.includes(name)) return;
+  const near = known.filter((k) => k.toLowerCase().includes(name.toLowerCase()) || editDistance(k, name) <= 2).slice(0, 5);
+  const hint = near.length ? ` (did you mean ${near.map((n) => `'${n}'`).join(", ")}?)` : known.length ? "" : " (no runs recorded yet)";
+  throw new IoError(`no workflow named '${name}' in ${h.path}${hint}`);
+}
+
+/** The full execution id for an id or unique prefix; exit 5 if none, exit 4 if ambiguous. */
+export function resolveExecution(h: History, idOrPrefix: string): { id: string; workflow_name: string } {
+  const found = h.findExecutions(idOrPrefix.trim());
+  if (found.length === 1) return found[0]!;
+  if (found.length === 0) throw new IoError(`no execution with id '${idOrPrefix}' in ${h.path}`);
+  throw new ConfigError(`execution id '${idOrPrefix}' is ambiguous: ${found.map((f) => f.id).join(", ")}${found.length === 5 ? ", ..." : ""}`);
+}
+
+/** A time from the database as ISO 8601 UTC (stored times already are; older forms are normalised). */
+export function isoUtc(ts: string | null | undefined): string | null {
+  if (ts === null || ts === undefined) return null;
+  // SQLite's datetime() form "YYYY-MM-DD HH:MM:SS" is UTC without a marker.
+  const d = new Date(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}/.test(ts) ? ts.replace(" ", "T") + "Z" : ts);
+  return Number.isNaN(d.getTime()) ? ts : d.toISOString();
+}
+
+/** Rows as pretty JSON, timestamps (keys ending in _at) normalised to ISO 8601 UTC. */
+export function toJson(rows: unknown): string {
+  return (
+    JSON.stringify(rows, (key, value) => (typeof value === "string" && key.endsWith("_at") ? isoUtc(value) : value), 2) + "\n"
+  );
+}
+
+/** The first 8 characters of an execution id: enough to pass back as --execution-id. */
+export function shortId(id: string): string {
+  return id.slice(0, 8);
+}
+
+/** A success rate as "91.67%", or "-". */
+export function percent(rate: number | null): string {
+  return rate === null ? "-" : `${Number.isInteger(rate) ? rate : rate.toFixed(1)}%`;
+}
+
+/** Shorten `s` to `max` characters with an ellipsis, so one long value can't break a table. */
+export function clip(s: string | null | undefined, max: number): string {
+  if (s === null || s === undefined) return "-";
+  const one = s.replace(/\s+/g, " ").trim();
+  return one.length <= max ? one : one.slice(0, max - 1) + "…";
+}
+
+function editDistance(a: string, b: string): number {
+  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    let prev = dp[0]!;
+    dp[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const tmp = dp[j]!;
+      dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
+      prev = tmp;
+    }
+  }
+  return dp[b.length]!;
+}

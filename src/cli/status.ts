@@ -1,0 +1,133 @@
+// `picoflow status`: the latest run of each workflow, or one workflow's latest run task by task,
+// including tasks that never started and why.
+
+import type { CAC } from "cac";
+import { IoError } from "../errors.ts";
+import type { RunDetail } from "../store/queries.ts";
+import { isProcessAlive } from "../sys/proc.ts";
+import { createContext, type GlobalOptions } from "./context.ts";
+import { formatDuration, localTime, paint, statusColour, table } from "./format.ts";
+import { clip, formatOption, requireWorkflow, resolveExecution, shortId, textOption, toJson, withHistory, workflowOption } from "./read.ts";
+
+interface StatusOptions extends GlobalOptions {
+  workflow?: unknown;
+  runningOnly?: boolean;
+  executionId?: unknown;
+  format?: unknown;
+}
+
+export function registerStatus(cli: CAC): void {
+  cli
+    .command("status [workflow]", "Show the latest run of each workflow, or one workflow's run task by task")
+    .option("--workflow <name>", "Show this workflow's latest run task by task")
+    .option("--running-only", "Show only runs that are still going")
+    .option("--execution-id <id>", "Show this execution (id or unique prefix) task by task")
+    .option("--format <format>", "Output format: table, json (default: table)")
+    .example("picoflow status")
+    .example("picoflow status --workflow backup-workflow")
+    .example("picoflow status --running-only")
+    .action((workflow: unknown, opts: StatusOptions) => statusCommand(workflow, opts));
+}
+
+function statusCommand(positional: unknown, opts: StatusOptions): void {
+  const workflow = workflowOption(positional, opts.workflow);
+  const executionId = textOption(opts.executionId, "--execution-id");
+  const format = formatOption(opts.format);
+  const ctx = createContext(opts);
+  const runningOnly = Boolean(opts.runningOnly);
+
+  const runs = withHistory(ctx, (h) => {
+    if (executionId !== undefined) {
+      const e = resolveExecution(h, executionId);
+      if (workflow !== undefined && e.workflow_name !== workflow) {
+        requireWorkflow(h, workflow);
+        throw new IoError(`execution ${e.id} is a run of '${e.workflow_name}', not of '${workflow}'`);
+      }
+      const d = h.runDetail(e.id);
+      return d && (!runningOnly || isLive(d)) ? [d] : [];
+    }
+    if (workflow !== undefined) requireWorkflow(h, workflow);
+    return h.latestRuns({ workflow, runningOnly });
+  });
+
+  if (format === "json") {
+    ctx.out(toJson(runs.map(publicShape)));
+    return;
+  }
+  if (!runs.length) {
+    const what = workflow !== undefined ? ` of '${workflow}'` : "";
+    ctx.out(runningOnly ? `No run${what} is running.\n` : `No runs${what} recorded yet.\n`);
+    return;
+  }
+  const detailed = workflow !== undefined || executionId !== undefined;
+  ctx.out(detailed ? runs.map((r) => formatDetail(r, ctx.tty)).join("\n") : formatOverview(runs, ctx.tty));
+}
+
+function isLive(r: RunDetail): boolean {
+  return r.status === "running" || r.status === "pending";
+}
+
+/** A run marked running whose owning process is gone (it will be closed by the next writer). */
+function ownerGone(r: RunDetail): boolean {
+  return isLive(r) && r.owner_pid !== null && !isProcessAlive(r.owner_pid, r.owner_identity);
+}
+
+function publicShape(r: RunDetail): Omit<RunDetail, "owner_identity"> {
+  const { owner_identity: _, ...rest } = r;
+  return rest;
+}
+
+function succeeded(r: RunDetail): number {
+  return r.tasks.filter((t) => t.status === "success").length;
+}
+
+function formatOverview(runs: RunDetail[], tty: boolean): string {
+  const c = paint(tty);
+  const rows = runs.map((r) => [
+    r.workflow_name,
+    c(statusColour(r.status), r.status),
+    localTime(r.started_at),
+    formatDuration(isLive(r) ? elapsed(r.started_at) : r.duration_seconds),
+    `${succeeded(r)}/${r.total_tasks}`,
+    shortId(r.id),
+  ]);
+  let text = table(["WORKFLOW", "STATUS", "STARTED", { header: "DURATION", right: true }, { header: "TASKS", right: true }, "EXECUTION"], rows);
+  for (const r of runs.filter(ownerGone)) {
+    text += `\nNote: ${r.workflow_name} ${shortId(r.id)} is recorded as running, but its process (pid ${r.owner_pid}) is gone;\n` +
+      `the next 'picoflow run' or daemon start records it as failed.\n`;
+  }
+  return text;
+}
+
+function formatDetail(r: RunDetail, tty: boolean): string {
+  const c = paint(tty);
+  const counts = new Map<string, number>();
+  for (const t of r.tasks) counts.set(t.status, (counts.get(t.status) ?? 0) + 1);
+  const tally = [...counts].map(([s, n]) => `${n} ${s}`).join(", ");
+  const live = isLive(r);
+  let head = `Workflow   ${r.workflow_name}${r.workflow_file ? ` (${r.workflow_file})` : ""}\n`;
+  head += `Execution  ${r.id} (${r.trigger}${r.owner_pid !== null ? `, pid ${r.owner_pid}` : ""})\n`;
+  head += `Status     ${c(statusColour(r.status), r.status)}${r.error_message ? `: ${r.error_message}` : ""}\n`;
+  head += `Started    ${localTime(r.started_at)}\n`;
+  if (live) head += `Running    for ${formatDuration(elapsed(r.started_at))}\n`;
+  else head += `Finished   ${localTime(r.finished_at)} (${formatDuration(r.duration_seconds)})\n`;
+  head += `Tasks      ${r.total_tasks} total${tally ? `: ${tally}` : ""}\n`;
+  if (r.skipped_triggers > 0) {
+    head += `Skipped    ${r.skipped_triggers} scheduled trigger${r.skipped_triggers === 1 ? "" : "s"} since this run started (overlap)\n`;
+  }
+  if (ownerGone(r)) {
+    head += `Note       its process (pid ${r.owner_pid}) is gone; the next 'picoflow run' or daemon start records it as failed\n`;
+  }
+  const rows = r.tasks.map((t) => {
+    let note = t.reason ?? t.error_message ?? "";
+    if (t.http_status !== null) note = `HTTP ${t.http_status}${note ? `: ${note}` : ""}`;
+    const duration = t.status === "running" && t.started_at ? elapsed(t.started_at) : t.duration_seconds;
+    return [t.task_name, c(statusColour(t.status), t.status), t.attempts, formatDuration(duration), t.exit_code, clip(note, 60) === "-" ? "" : clip(note, 60)];
+  });
+  return head + "\n" + table(["TASK", "STATUS", { header: "ATTEMPTS", right: true }, { header: "DURATION", right: true }, { header: "EXIT", right: true }, "NOTE"], rows);
+}
+
+function elapsed(startedAt: string): number | null {
+  const t = Date.parse(startedAt);
+  return Number.isNaN(t) ? null : Math.max(0, (Date.now() - t) / 1000);
+}

@@ -1,0 +1,157 @@
+// Prometheus metrics of runs (prom-client), fed by the runner's typed events. Bounded by design:
+// labels are workflow names, task names and statuses from workflow definitions, never ids or
+// output. No default process metrics (they cost ~16 MB in a compiled binary); resident memory
+// comes from /proc when scraped. Import this module only where metrics are served.
+
+// One module at a time: prom-client's index also loads the default metrics, the push gateway
+// and cluster support (~9 MB of RSS in a compiled binary, measured; see docs/inspecting.md).
+import Counter from "prom-client/lib/counter";
+import Gauge from "prom-client/lib/gauge";
+import Histogram from "prom-client/lib/histogram";
+import Registry from "prom-client/lib/registry";
+import type { RunEvents } from "./engine/events.ts";
+import { residentBytes } from "./sys/proc.ts";
+
+export interface Metrics {
+  /** Subscribe to one run's events; the subscription ends with the run. */
+  observe(events: RunEvents): void;
+  /** A scheduled trigger skipped because the previous run of the workflow still runs. */
+  skippedRun(workflow: string): void;
+  /** When the workflow runs next (null: not scheduled any more; the series is removed). */
+  setNextRun(workflow: string, at: Date | null): void;
+  /** Prometheus text exposition format. */
+  render(): Promise<string>;
+  readonly contentType: string;
+}
+
+/** Duration buckets for runs and tasks: a second to an hour. */
+export const DURATION_BUCKETS = [1, 5, 15, 30, 60, 300, 900, 1800, 3600];
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  const registers = [registry];
+
+  const executions = new Counter({
+    name: "picoflow_workflow_executions_total",
+    help: "Workflow runs that finished, by workflow and final status.",
+    labelNames: ["workflow", "status"] as const,
+    registers,
+  });
+  const attempts = new Counter({
+    name: "picoflow_task_attempts_total",
+    help: "Task attempts that finished, by workflow, task and status (success, failed, timeout).",
+    labelNames: ["workflow", "task", "status"] as const,
+    registers,
+  });
+  const runDuration = new Histogram({
+    name: "picoflow_workflow_duration_seconds",
+    help: "Duration of finished workflow runs.",
+    labelNames: ["workflow"] as const,
+    buckets: DURATION_BUCKETS,
+    registers,
+  });
+  const taskDuration = new Histogram({
+    name: "picoflow_task_duration_seconds",
+    help: "Duration of finished task attempts.",
+    labelNames: ["workflow", "task"] as const,
+    buckets: DURATION_BUCKETS,
+    registers,
+  });
+  const tasksRunning = new Gauge({
+    name: "picoflow_tasks_running",
+    help: "Task attempts running now.",
+    labelNames: ["workflow"] as const,
+    registers,
+  });
+  const runsRunning = new Gauge({
+    name: "picoflow_workflows_running",
+    help: "Workflow runs in progress now.",
+    labelNames: ["workflow"] as const,
+    registers,
+  });
+  const retries = new Counter({
+    name: "picoflow_task_retries_total",
+    help: "Retries scheduled after a failed or timed-out attempt.",
+    labelNames: ["workflow", "task"] as const,
+    registers,
+  });
+  const timeouts = new Counter({
+    name: "picoflow_task_timeouts_total",
+    help: "Task attempts stopped by their timeout.",
+    labelNames: ["workflow", "task"] as const,
+    registers,
+  });
+  const skipped = new Counter({
+    name: "picoflow_skipped_runs_total",
+    help: "Scheduled runs skipped because the previous run of the workflow was still running.",
+    labelNames: ["workflow"] as const,
+    registers,
+  });
+  const nextRun = new Gauge({
+    name: "picoflow_next_run_timestamp_seconds",
+    help: "When the workflow is scheduled to run next, in Unix seconds.",
+    labelNames: ["workflow"] as const,
+    registers,
+  });
+  new Gauge({
+    name: "picoflow_process_resident_memory_bytes",
+    help: "Resident memory of this PicoFlow process (VmRSS).",
+    registers,
+    collect() {
+      const rss = residentBytes();
+      if (rss !== null) this.set(rss);
+    },
+  });
+  new Gauge({
+    name: "picoflow_process_start_time_seconds",
+    help: "Start time of this PicoFlow process, in Unix seconds.",
+    registers,
+  }).set(Math.round(performance.timeOrigin / 1000));
+
+  return {
+    observe(events) {
+      // Attempts running in this run, so the gauge is put right even if a run ends abruptly.
+      const running = new Map<string, number>();
+      let workflow: string | undefined;
+      const offs = [
+        events.on("run:start", (e) => {
+          workflow = e.workflow;
+          runsRunning.inc({ workflow: e.workflow });
+          tasksRunning.inc({ workflow: e.workflow }, 0);
+        }),
+        events.on("task:start", (e) => {
+          tasksRunning.inc({ workflow: e.workflow });
+          running.set(e.task, (running.get(e.task) ?? 0) + 1);
+        }),
+        events.on("task:finish", (e) => {
+          const n = running.get(e.task) ?? 0;
+          if (n > 0) {
+            running.set(e.task, n - 1);
+            tasksRunning.dec({ workflow: e.workflow });
+          }
+          attempts.inc({ workflow: e.workflow, task: e.task, status: e.result.status });
+          taskDuration.observe({ workflow: e.workflow, task: e.task }, e.durationSeconds);
+          if (e.result.status === "timeout") timeouts.inc({ workflow: e.workflow, task: e.task });
+        }),
+        events.on("task:retry", (e) => retries.inc({ workflow: e.workflow, task: e.task })),
+        events.on("run:finish", (s) => {
+          for (const off of offs) off();
+          const left = [...running.values()].reduce((a, b) => a + b, 0);
+          if (left > 0) tasksRunning.dec({ workflow: s.workflow }, left);
+          if (workflow !== undefined) runsRunning.dec({ workflow });
+          executions.inc({ workflow: s.workflow, status: s.status });
+          runDuration.observe({ workflow: s.workflow }, s.durationSeconds);
+        }),
+      ];
+    },
+    skippedRun(workflow) {
+      skipped.inc({ workflow });
+    },
+    setNextRun(workflow, at) {
+      if (at === null || Number.isNaN(at.getTime())) nextRun.remove({ workflow });
+      else nextRun.set({ workflow }, Math.round(at.getTime() / 1000));
+    },
+    render: () => registry.metrics(),
+    contentType: registry.contentType,
+  };
+}

@@ -1,0 +1,512 @@
+// Read side of the history: every query `status`, `history`, `stats`, `logs` and `workflow list`
+// run. Opens the database read-only (never creates or writes it); each answer is read inside
+// one read transaction, so in WAL mode it is one consistent snapshot while a run or the daemon
+// writes (no torn reads, and readers never wait for writers).
+
+import { statSync } from "node:fs";
+import { DatabaseError } from "../errors.ts";
+import { databaseError, openDatabase, type Database } from "./db.ts";
+
+/** A row of workflow_executions as the read commands show it (owner identity left out). */
+export interface ExecutionRow {
+  id: string;
+  workflow_name: string;
+  started_at: string;
+  finished_at: string | null;
+  /** pending, running, success, failed, skipped (an overlapping trigger), or anything newer. */
+  status: string;
+  duration_seconds: number | null;
+  total_tasks: number;
+  successful_tasks: number | null;
+  failed_tasks: number | null;
+  created_at: string;
+  trigger: string;
+  owner_pid: number | null;
+  error_message: string | null;
+  workflow_file: string | null;
+}
+
+/** A row of task_executions without its output. */
+export interface AttemptRow {
+  id: string;
+  workflow_execution_id: string;
+  task_name: string;
+  status: string;
+  started_at: string;
+  finished_at: string | null;
+  exit_code: number | null;
+  attempt: number;
+  error_message: string | null;
+  duration_seconds: number | null;
+  http_status: number | null;
+  created_at: string;
+}
+
+/** One task of one run, folded over its attempts (or never started, with the reason). */
+export interface TaskState {
+  task_name: string;
+  /** Status of the latest attempt; "pending" (run still going) or "skipped" if it never started. */
+  status: string;
+  attempts: number;
+  /** Seconds across finished attempts, backoff excluded; null if none finished. */
+  duration_seconds: number | null;
+  exit_code: number | null;
+  http_status: number | null;
+  started_at: string | null;
+  finished_at: string | null;
+  error_message: string | null;
+  /** Why a task never started (skipped_tasks.reason). */
+  reason: string | null;
+}
+
+export interface RunDetail extends ExecutionRow {
+  tasks: TaskState[];
+  /** Triggers skipped (overlap) for this workflow since this run started. */
+  skipped_triggers: number;
+  /** Needed by the CLI to tell a live owner from a dead one; not part of the JSON shape. */
+  owner_identity: string | null;
+}
+
+export interface HistoryFilter {
+  workflow?: string;
+  status?: string;
+  /** 0 = no limit. */
+  limit: number;
+  /** ISO 8601 UTC lower bound on started_at (inclusive). */
+  since?: string;
+}
+
+export interface WorkflowStats {
+  workflow_name: string;
+  /** Runs that started in the period (skipped triggers not included). */
+  runs: number;
+  success: number;
+  failed: number;
+  running: number;
+  skipped: number;
+  /** Percent of finished runs (success + failed) that succeeded; null with none finished. */
+  success_rate: number | null;
+  avg_duration: number | null;
+  min_duration: number | null;
+  max_duration: number | null;
+}
+
+export interface TaskStats {
+  workflow_name: string;
+  task_name: string;
+  /** Runs in which the task started at least once. */
+  runs: number;
+  /** Runs in which it (finally) succeeded. */
+  success: number;
+  success_rate: number | null;
+  attempts: number;
+  /** Attempts beyond the first of each run. */
+  retries: number;
+  timeouts: number;
+  /** Per finished attempt, like the spec's "Average task duration" query. */
+  avg_duration: number | null;
+  min_duration: number | null;
+  max_duration: number | null;
+}
+
+export interface WorkflowSummary {
+  name: string;
+  file: string | null;
+  description: string | null;
+  schedule: string | null;
+  task_count: number | null;
+  first_seen_at: string | null;
+  last_seen_at: string | null;
+  runs: number;
+  success: number;
+  failed: number;
+  success_rate: number | null;
+  last_execution_id: string | null;
+  last_run_at: string | null;
+  last_status: string | null;
+}
+
+export interface AttemptOutput {
+  /** The attempt's row as of this read. */
+  row: AttemptRow;
+  /** Final output once the attempt ended; null while it runs. */
+  stdout: string | null;
+  stderr: string | null;
+  /** Live output written so far (only while running), after the chunk id asked for. */
+  chunks: { id: number; stream: "stdout" | "stderr"; data: string }[];
+}
+
+const EXECUTION_COLUMNS = `id, workflow_name, started_at, finished_at, status, duration_seconds, total_tasks,
+  successful_tasks, failed_tasks, created_at, trigger, owner_pid, error_message, workflow_file`;
+const ATTEMPT_COLUMNS = `id, workflow_execution_id, task_name, status, started_at, finished_at, exit_code, attempt,
+  error_message, duration_seconds, http_status, created_at`;
+
+/** Round a percentage to two decimals, like the spec's success-rate query. */
+function rate(part: number, whole: number): number | null {
+  return whole > 0 ? Math.round((10000 * part) / whole) / 100 : null;
+}
+
+/** Open the history at `path` for reading. Missing, empty, corrupt or foreign files: DatabaseError (exit 6). */
+export function openHistory(path: string): History {
+  let size: number | undefined;
+  try {
+    const st = statSync(path);
+    if (st.isDirectory()) throw new DatabaseError(`${path}: is a directory, not a database file`);
+    size = st.size;
+  } catch (err) {
+    if (err instanceof DatabaseError) throw err;
+  }
+  if (size === 0) throw new DatabaseError(`${path}: the database is empty (nothing has been recorded yet)`);
+  return new History(openDatabase(path, { readonly: true }), path);
+}
+
+export class History {
+  constructor(
+    private readonly db: Database,
+    readonly path: string,
+  ) {}
+
+  close(): void {
+    this.db.close();
+  }
+
+  /** Run `fn` in one read transaction (one snapshot); SQLite errors become DatabaseError. */
+  private read<T>(fn: () => T): T {
+    try {
+      return this.db.transaction(fn).deferred();
+    } catch (err) {
+      if (err instanceof DatabaseError) throw err;
+      throw databaseError(this.path, err);
+    }
+  }
+
+  /** Every workflow name the database knows (from runs or the workflows table), sorted. */
+  workflowNames(): string[] {
+    return this.read(() =>
+      (
+        this.db
+          .query(`SELECT name FROM workflows UNION SELECT DISTINCT workflow_name FROM workflow_executions ORDER BY 1`)
+          .all() as { name: string }[]
+      ).map((r) => r.name),
+    );
+  }
+
+  /** The latest run (skipped triggers aside) of each workflow, or every running run. */
+  latestRuns(opts: { workflow?: string; runningOnly?: boolean }): RunDetail[] {
+    return this.read(() => {
+      const where: string[] = [];
+      const params: string[] = [];
+      if (opts.workflow !== undefined) {
+        where.push("workflow_name = ?");
+        params.push(opts.workflow);
+      }
+      if (opts.runningOnly) {
+        where.push("status IN ('pending', 'running')");
+      } else {
+        where.push(`status != 'skipped' AND id = (SELECT id FROM workflow_executions w2
+          WHERE w2.workflow_name = we.workflow_name AND w2.status != 'skipped'
+          ORDER BY w2.started_at DESC, w2.rowid DESC LIMIT 1)`);
+      }
+      const runs = this.db
+        .query(
+          `SELECT ${EXECUTION_COLUMNS}, owner_identity, task_names FROM workflow_executions we
+           WHERE ${where.join(" AND ")} ORDER BY workflow_name, started_at DESC`,
+        )
+        .all(...params) as (ExecutionRow & { owner_identity: string | null; task_names: string | null })[];
+      return runs.map((r) => this.detail(r));
+    });
+  }
+
+  /** One run with its tasks, by id. */
+  runDetail(id: string): RunDetail | null {
+    return this.read(() => {
+      const r = this.db
+        .query(`SELECT ${EXECUTION_COLUMNS}, owner_identity, task_names FROM workflow_executions WHERE id = ?`)
+        .get(id) as (ExecutionRow & { owner_identity: string | null; task_names: string | null }) | null;
+      return r ? this.detail(r) : null;
+    });
+  }
+
+  private detail(r: ExecutionRow & { owner_identity: string | null; task_names: string | null }): RunDetail {
+    const attempts = this.db
+      .query(`SELECT ${ATTEMPT_COLUMNS} FROM task_executions WHERE workflow_execution_id = ? ORDER BY started_at, rowid`)
+      .all(r.id) as AttemptRow[];
+    const skipped = this.db
+      .query(`SELECT task_name, reason FROM skipped_tasks WHERE workflow_execution_id = ?`)
+      .all(r.id) as { task_name: string; reason: string }[];
+    const skippedTriggers = (
+      this.db
+        .query(`SELECT count(*) AS n FROM workflow_executions WHERE workflow_name = ? AND status = 'skipped' AND started_at >= ?`)
+        .get(r.workflow_name, r.started_at) as { n: number }
+    ).n;
+    const { task_names, ...row } = r;
+    return { ...row, tasks: taskStates(row, parseNames(task_names), attempts, skipped), skipped_triggers: skippedTriggers };
+  }
+
+  /** Runs newest first, filtered. */
+  history(f: HistoryFilter): ExecutionRow[] {
+    return this.read(() => {
+      const where: string[] = [];
+      const params: (string | number)[] = [];
+      if (f.workflow !== undefined) {
+        where.push("workflow_name = ?");
+        params.push(f.workflow);
+      }
+      if (f.status !== undefined) {
+        where.push("status = ?");
+        params.push(f.status);
+      }
+      if (f.since !== undefined) {
+        where.push("started_at >= ?");
+        params.push(f.since);
+      }
+      const sql =
+        `SELECT ${EXECUTION_COLUMNS} FROM workflow_executions` +
+        (where.length ? ` WHERE ${where.join(" AND ")}` : "") +
+        ` ORDER BY started_at DESC, rowid DESC` +
+        (f.limit > 0 ? ` LIMIT ${Math.floor(f.limit)}` : "");
+      return this.db.query(sql).all(...params) as ExecutionRow[];
+    });
+  }
+
+  /** Per-workflow and per-task figures for runs started at or after `since` (ISO 8601 UTC). */
+  stats(opts: { since: string; workflow?: string }): { workflows: WorkflowStats[]; tasks: TaskStats[] } {
+    return this.read(() => {
+      const filter = opts.workflow !== undefined ? "AND we.workflow_name = ?2" : "";
+      const params = opts.workflow !== undefined ? [opts.since, opts.workflow] : [opts.since];
+      const finished = "we.status IN ('success', 'failed') AND we.duration_seconds IS NOT NULL";
+      const wf = this.db
+        .query(
+          `SELECT we.workflow_name,
+             SUM(we.status != 'skipped') AS runs,
+             SUM(we.status = 'success') AS success,
+             SUM(we.status = 'failed') AS failed,
+             SUM(we.status IN ('pending', 'running')) AS running,
+             SUM(we.status = 'skipped') AS skipped,
+             AVG(CASE WHEN ${finished} THEN we.duration_seconds END) AS avg_duration,
+             MIN(CASE WHEN ${finished} THEN we.duration_seconds END) AS min_duration,
+             MAX(CASE WHEN ${finished} THEN we.duration_seconds END) AS max_duration
+           FROM workflow_executions we
+           WHERE we.started_at >= ?1 ${filter}
+           GROUP BY we.workflow_name ORDER BY we.workflow_name`,
+        )
+        .all(...params) as Omit<WorkflowStats, "success_rate">[];
+      const tasks = this.db
+        .query(
+          `SELECT we.workflow_name, te.task_name,
+             COUNT(DISTINCT te.workflow_execution_id) AS runs,
+             COUNT(DISTINCT CASE WHEN te.status = 'success' THEN te.workflow_execution_id END) AS success,
+             COUNT(*) AS attempts,
+             SUM(te.status = 'timeout') AS timeouts,
+             AVG(CASE WHEN te.finished_at IS NOT NULL THEN te.duration_seconds END) AS avg_duration,
+             MIN(CASE WHEN te.finished_at IS NOT NULL THEN te.duration_seconds END) AS min_duration,
+             MAX(CASE WHEN te.finished_at IS NOT NULL THEN te.duration_seconds END) AS max_duration
+           FROM task_executions te JOIN workflow_executions we ON we.id = te.workflow_execution_id
+           WHERE we.started_at >= ?1 ${filter}
+           GROUP BY we.workflow_name, te.task_name
+           ORDER BY we.workflow_name, MIN(te.rowid)`,
+        )
+        .all(...params) as Omit<TaskStats, "success_rate" | "retries">[];
+      return {
+        workflows: wf.map((w) => ({
+          workflow_name: w.workflow_name,
+          runs: w.runs,
+          success: w.success,
+          failed: w.failed,
+          running: w.running,
+          skipped: w.skipped,
+          success_rate: rate(w.success, w.success + w.failed),
+          avg_duration: w.avg_duration,
+          min_duration: w.min_duration,
+          max_duration: w.max_duration,
+        })),
+        tasks: tasks.map((t) => ({
+          workflow_name: t.workflow_name,
+          task_name: t.task_name,
+          runs: t.runs,
+          success: t.success,
+          success_rate: rate(t.success, t.runs),
+          attempts: t.attempts,
+          retries: t.attempts - t.runs,
+          timeouts: t.timeouts,
+          avg_duration: t.avg_duration,
+          min_duration: t.min_duration,
+          max_duration: t.max_duration,
+        })),
+      };
+    });
+  }
+
+  /**
+   * Known workflows with their run counts and latest run. Without `all`, only workflows seen
+   * (loaded or run) or run at or after `activeSince`.
+   */
+  workflows(opts: { all: boolean; activeSince: string }): WorkflowSummary[] {
+    return this.read(() => {
+      const list = this.db
+        .query(
+          `WITH names AS (SELECT name FROM workflows UNION SELECT DISTINCT workflow_name FROM workflow_executions),
+           counts AS (SELECT workflow_name, SUM(status != 'skipped') AS runs, SUM(status = 'success') AS success,
+                        SUM(status = 'failed') AS failed, MAX(started_at) AS last_started
+                      FROM workflow_executions GROUP BY workflow_name)
+           SELECT n.name, w.file, w.description, w.schedule, w.task_count, w.first_seen_at, w.last_seen_at,
+             COALESCE(c.runs, 0) AS runs, COALESCE(c.success, 0) AS success, COALESCE(c.failed, 0) AS failed,
+             c.last_started,
+             (SELECT id FROM workflow_executions e WHERE e.workflow_name = n.name AND e.status != 'skipped'
+                ORDER BY e.started_at DESC, e.rowid DESC LIMIT 1) AS last_execution_id
+           FROM names n LEFT JOIN workflows w ON w.name = n.name LEFT JOIN counts c ON c.workflow_name = n.name
+           ORDER BY n.name`,
+        )
+        .all() as (Omit<WorkflowSummary, "success_rate" | "last_run_at" | "last_status"> & { last_started: string | null })[];
+      const last = this.db.query(`SELECT started_at, status FROM workflow_executions WHERE id = ?`);
+      const out: WorkflowSummary[] = [];
+      for (const { last_started, ...w } of list) {
+        const active = (w.last_seen_at !== null && w.last_seen_at >= opts.activeSince) || (last_started !== null && last_started >= opts.activeSince);
+        if (!opts.all && !active) continue;
+        const l = w.last_execution_id ? (last.get(w.last_execution_id) as { started_at: string; status: string } | null) : null;
+        out.push({
+          ...w,
+          success_rate: rate(w.success, w.success + w.failed),
+          last_run_at: l?.started_at ?? null,
+          last_status: l?.status ?? null,
+        });
+      }
+      return out;
+    });
+  }
+
+  /** Latest run of a workflow that really ran (skipped triggers aside), or null. */
+  latestExecutionId(workflow: string): string | null {
+    return this.read(
+      () =>
+        (
+          this.db
+            .query(
+              `SELECT id FROM workflow_executions WHERE workflow_name = ? AND status != 'skipped'
+               ORDER BY started_at DESC, rowid DESC LIMIT 1`,
+            )
+            .get(workflow) as { id: string } | null
+        )?.id ?? null,
+    );
+  }
+
+  /** Executions whose id is `idOrPrefix` or starts with it (at most a few, for a clear "ambiguous" message). */
+  findExecutions(idOrPrefix: string): { id: string; workflow_name: string }[] {
+    // Ids are UUIDs: anything else matches nothing (and cannot smuggle LIKE wildcards).
+    if (!/^[0-9a-f-]{1,36}$/i.test(idOrPrefix)) return [];
+    const p = idOrPrefix.toLowerCase();
+    return this.read(() => {
+      const exact = this.db.query(`SELECT id, workflow_name FROM workflow_executions WHERE id = ?`).get(p) as { id: string; workflow_name: string } | null;
+      if (exact) return [exact];
+      return this.db
+        .query(`SELECT id, workflow_name FROM workflow_executions WHERE substr(id, 1, ?) = ? ORDER BY started_at DESC LIMIT 5`)
+        .all(p.length, p) as { id: string; workflow_name: string }[];
+    });
+  }
+
+  /** A run's row plus its attempts (no output), in one snapshot. */
+  runAttempts(runId: string): { run: ExecutionRow & { owner_identity: string | null; task_names: string[] }; attempts: AttemptRow[]; skipped: Map<string, string> } | null {
+    return this.read(() => {
+      const r = this.db
+        .query(`SELECT ${EXECUTION_COLUMNS}, owner_identity, task_names FROM workflow_executions WHERE id = ?`)
+        .get(runId) as (ExecutionRow & { owner_identity: string | null; task_names: string | null }) | null;
+      if (!r) return null;
+      const attempts = this.db
+        .query(`SELECT ${ATTEMPT_COLUMNS} FROM task_executions WHERE workflow_execution_id = ? ORDER BY started_at, rowid`)
+        .all(runId) as AttemptRow[];
+      const skipped = this.db
+        .query(`SELECT task_name, reason FROM skipped_tasks WHERE workflow_execution_id = ?`)
+        .all(runId) as { task_name: string; reason: string }[];
+      return { run: { ...r, task_names: parseNames(r.task_names) }, attempts, skipped: new Map(skipped.map((s) => [s.task_name, s.reason])) };
+    });
+  }
+
+  /**
+   * Output of one attempt: the stored stdout/stderr once it ended, else the live chunks after
+   * `afterChunk`. Row and chunks come from one snapshot: the runner writes the final output and
+   * deletes the chunks in one transaction, so nothing is lost or seen twice across that switch.
+   */
+  attemptOutput(attemptId: string, afterChunk = 0): AttemptOutput | null {
+    return this.read(() => {
+      const row = this.db.query(`SELECT ${ATTEMPT_COLUMNS}, stdout, stderr FROM task_executions WHERE id = ?`).get(attemptId) as
+        | (AttemptRow & { stdout: string | null; stderr: string | null })
+        | null;
+      if (!row) return null;
+      const { stdout, stderr, ...meta } = row;
+      if (row.finished_at !== null || (row.status !== "running" && row.status !== "pending")) {
+        return { row: meta, stdout: stdout ?? "", stderr: stderr ?? "", chunks: [] };
+      }
+      const chunks = this.db
+        .query(`SELECT id, stream, data FROM task_output_chunks WHERE task_execution_id = ? AND id > ? ORDER BY id`)
+        .all(attemptId, afterChunk) as AttemptOutput["chunks"];
+      return { row: meta, stdout: null, stderr: null, chunks };
+    });
+  }
+}
+
+function parseNames(json: string | null): string[] {
+  if (!json) return [];
+  try {
+    const v = JSON.parse(json);
+    return Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : [];
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Fold a run's attempts into one state per task, in the workflow's declaration order (tasks the
+ * run does not list come after, in the order they started). Tasks without an attempt are
+ * "pending" while the run goes on, else "skipped" with the recorded reason.
+ */
+export function taskStates(
+  run: { status: string; error_message: string | null },
+  names: string[],
+  attempts: AttemptRow[],
+  skipped: { task_name: string; reason: string }[],
+): TaskState[] {
+  const byTask = new Map<string, AttemptRow[]>();
+  for (const a of attempts) {
+    let list = byTask.get(a.task_name);
+    if (!list) byTask.set(a.task_name, (list = []));
+    list.push(a);
+  }
+  const order = [...names];
+  for (const t of byTask.keys()) if (!order.includes(t)) order.push(t);
+  for (const s of skipped) if (!order.includes(s.task_name)) order.push(s.task_name);
+  const reasons = new Map(skipped.map((s) => [s.task_name, s.reason]));
+  const live = run.status === "running" || run.status === "pending";
+  return order.map((name) => {
+    const list = byTask.get(name);
+    if (!list) {
+      const reason = reasons.get(name) ?? (live ? null : run.error_message ? `not started: ${run.error_message}` : "not started");
+      return {
+        task_name: name,
+        status: reasons.has(name) || !live ? "skipped" : "pending",
+        attempts: 0,
+        duration_seconds: null,
+        exit_code: null,
+        http_status: null,
+        started_at: null,
+        finished_at: null,
+        error_message: null,
+        reason,
+      };
+    }
+    list.sort((a, b) => a.attempt - b.attempt);
+    const last = list[list.length - 1]!;
+    const done = list.filter((a) => a.duration_seconds !== null);
+    return {
+      task_name: name,
+      status: last.status,
+      attempts: list.length,
+      duration_seconds: done.length ? done.reduce((s, a) => s + a.duration_seconds!, 0) : null,
+      exit_code: last.exit_code,
+      http_status: last.http_status,
+      started_at: list[0]!.started_at,
+      finished_at: last.finished_at,
+      error_message: last.error_message,
+      reason: null,
+    };
+  });
+}
