@@ -14,21 +14,38 @@ import { onSignals } from "../sys/signals.ts";
 import { loadWorkflow } from "../workflow/load.ts";
 import { createContext, loadOptions, type GlobalOptions } from "./context.ts";
 import { attachProgress, formatSummary } from "./progress.ts";
+import { metricsPortOption, serveRunMetrics } from "./run-metrics.ts";
 
 export function registerRun(cli: CAC): void {
   cli
     .command("run <workflow_file>", "Run a workflow once")
+    .option("--metrics-port <port>", "Serve Prometheus metrics on this port while the run lasts (0: any free port)")
     .example("picoflow run backup.yaml")
-    .action((file: string, opts: GlobalOptions) => runCommand(String(file), opts));
+    .action((file: string, opts: RunOptions) => runCommand(String(file), opts));
 }
 
-async function runCommand(file: string, opts: GlobalOptions): Promise<void> {
+interface RunOptions extends GlobalOptions {
+  metricsPort?: unknown;
+}
+
+async function runCommand(file: string, opts: RunOptions): Promise<void> {
+  const metricsPort = metricsPortOption(opts.metricsPort);
   const ctx = createContext(opts);
   const { settings, log } = ctx;
   // Validate before touching the database: a bad file never leaves a half-written run.
   const wf = loadWorkflow(file, loadOptions(ctx));
 
-  const db = openDatabase(settings.dbPath);
+  const events = new RunEvents();
+  // Metrics only when asked for with --metrics-port (see docs/inspecting.md); bound before the
+  // database is touched, so a busy port fails the command before anything runs.
+  const stopMetrics = metricsPort === undefined ? undefined : await serveRunMetrics(ctx, metricsPort, events);
+  let db;
+  try {
+    db = openDatabase(settings.dbPath);
+  } catch (err) {
+    await stopMetrics?.();
+    throw err;
+  }
   try {
     const closed = recoverOrphans(db, settings.dbPath, isProcessAlive, killOrphanGroup);
     if (closed.length) log.warn("closed runs whose process is gone", { executions: closed });
@@ -42,7 +59,6 @@ async function runCommand(file: string, opts: GlobalOptions): Promise<void> {
       interrupt.abort({ kind: "interrupt", signal: sig } satisfies StopReason);
     });
 
-    const events = new RunEvents();
     attachProgress(events, ctx.out, ctx.tty);
     let summary;
     try {
@@ -69,5 +85,6 @@ async function runCommand(file: string, opts: GlobalOptions): Promise<void> {
     }
   } finally {
     db.close();
+    await stopMetrics?.();
   }
 }
