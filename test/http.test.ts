@@ -205,6 +205,10 @@ describe("http: status codes", () => {
     expect(a.http_status).toBe(404);
     expect(a.stdout).toBe("body of 404");
     expect(a.error_message).toContain("HTTP 404 Not Found");
+    // The status stays visible where users look.
+    const st = await cli(sb, ["status", "--workflow", "web"]);
+    expect(st.code).toBe(0);
+    expect(st.stdout).toMatch(/call\s+failed.*HTTP 404/);
   });
 
   test("5xx: failure, retried, each attempt records its status", async () => {
@@ -337,6 +341,12 @@ describe("http: secrets", () => {
     expect(sent.length).toBe(3);
     expect(sent.every((s) => s.headers["x-custom"] === `key=${KEY}`)).toBe(true);
 
+    for (const cmd of [["logs", "--workflow", "web"], ["status", "--workflow", "web"]]) {
+      const r = await cli(sb, ["--log-level", "trace", ...cmd]);
+      expect(r.code).toBe(0);
+      logs += r.stdout + r.stderr;
+    }
+    expect(logs).toContain("auth was: ***");
     assertNowhere(logs, "picoflow's stdout/stderr");
     // Debug-level lines of the executor were on, and still said nothing secret.
     expect(logs).toContain('"msg":"http request"');
