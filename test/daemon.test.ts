@@ -285,8 +285,8 @@ describe("stopping", () => {
 
   test("SIGTERM while a slow task runs: killed after the grace, recorded failed with the reason", async () => {
     const s = sb(CONFIG.replace("shutdown_grace_seconds = 5", "shutdown_grace_seconds = 1"));
-    const marker = `picoflow-slow-${process.pid}`;
-    const f = s.workflow(scheduled("slow", "* * * * * *", "/bin/sh", ["-c", `sleep 30; echo ${marker}`]));
+    const marker = `30.${process.pid}${Date.now() % 100000}`; // a unique but valid sleep time
+    const f = s.workflow(scheduled("slow", "* * * * * *", "/bin/sh", ["-c", `sleep ${marker}; echo done`]));
     const d = await startDaemon(s, [f]);
     await waitFor(() => rows(s.db, `SELECT 1 FROM task_executions WHERE status = 'running'`).length, 10_000, "a running task");
     const code = await d.stop();
@@ -297,7 +297,7 @@ describe("stopping", () => {
     expect(runs[0]!.error_message).toBe("interrupted by SIGTERM (daemon stopping, 1s grace expired)");
     const t = rows(s.db, `SELECT status, error_message FROM task_executions WHERE workflow_execution_id = ?`, runs[0]!.id);
     expect(t).toEqual([{ status: "failed", error_message: "interrupted by SIGTERM (daemon stopping, 1s grace expired)" }]);
-    expect(pidsWith("sleep 30")).toEqual([]);
+    expect(pidsWith(marker)).toEqual([]);
     expect(d.log()).toContain("shutdown grace period over; stopping running workflows");
     expect(existsSync(join(s.dir, "picoflow.pid"))).toBe(false);
   });
@@ -570,6 +570,64 @@ tasks:
     const written = d.lines().filter((l) => l.msg === "run finished").length * 150_000;
     expect(written).toBeGreaterThan(late * 2);
   }, 60_000);
+});
+
+describe("metrics and health", () => {
+  const METRICS = CONFIG.replace("enabled = false", "enabled = true");
+
+  test("/metrics and /healthz are served; runs, skips and next runs are counted", async () => {
+    const s = sb(METRICS);
+    const f = s.workflow(scheduled("measured", "* * * * * *", "/bin/sleep", ["1.5"]));
+    const d = await startDaemon(s, [f], { PICOFLOW_METRICS_PORT: "0" });
+    try {
+      const serving = d.lines().find((l) => l.msg === "serving metrics");
+      expect(serving?.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
+      const url: string = serving!.url;
+      await waitFor(() => runsOf(s, "measured").some((r) => r.status === "success"), 10_000, "a run");
+      await waitFor(() => runsOf(s, "measured").some((r) => r.status === "skipped"), 10_000, "a skip");
+      const res = await fetch(url);
+      expect(res.status).toBe(200);
+      const text = await res.text();
+      const value = (series: string) => Number(new RegExp(`^${series.replace(/[{}]/g, "\\$&")} (\\S+)$`, "m").exec(text)?.[1]);
+      expect(value('picoflow_workflow_executions_total{workflow="measured",status="success"}')).toBeGreaterThanOrEqual(1);
+      expect(value('picoflow_skipped_runs_total{workflow="measured"}')).toBeGreaterThanOrEqual(1);
+      const next = value('picoflow_next_run_timestamp_seconds{workflow="measured"}');
+      expect(Math.abs(next - Date.now() / 1000)).toBeLessThan(5);
+      const promtool = Bun.which("promtool");
+      if (promtool) {
+        const p = Bun.spawn([promtool, "check", "metrics"], { stdin: new Blob([text]), stdout: "pipe", stderr: "pipe" });
+        const [out, err, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+        expect({ code, problems: (out + err).split("\n").filter((l) => l && !/counter metrics should have "_total" suffix/.test(l)) }).toEqual({
+          code: 0,
+          problems: [],
+        });
+      }
+      const health: any = await (await fetch(url.replace(/metrics$/, "healthz"))).json();
+      expect(health.status).toBe("ok");
+      expect(health.pid).toBe(d.pid);
+      expect(health.workflows.map((w: any) => [w.name, w.schedule])).toEqual([["measured", "* * * * * *"]]);
+      const st = await cli(s, ["daemon", "status"]);
+      expect(st.stdout).toContain(`Metrics:   ${url}\n`);
+    } finally {
+      expect(await d.stop()).toBe(0);
+    }
+  });
+
+  test("a port that cannot be bound stops the start with exit 1 and a clear message", async () => {
+    const s = sb(METRICS);
+    const taken = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("busy") });
+    try {
+      const f = s.workflow(scheduled("x", "* * * * * *", "/bin/true"));
+      const r = await cli(s, ["daemon", "start", f], { PICOFLOW_METRICS_PORT: String(taken.port) });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toContain(`picoflow: cannot serve metrics on 127.0.0.1:${taken.port}: address already in use`);
+      expect(r.stderr).toContain("(change [metrics] port, or set enabled = false)");
+      expect(existsSync(join(s.dir, "picoflow.pid"))).toBe(false);
+      expect(runsOf(s, "x")).toEqual([]);
+    } finally {
+      taken.stop(true);
+    }
+  });
 });
 
 describe("examples", () => {

@@ -4,7 +4,6 @@
 // gracefully on SIGTERM/SIGINT. Runs in the foreground (systemd Type=simple).
 
 import { existsSync } from "node:fs";
-import type { RunEvents as RunEventsType } from "../engine/events.ts";
 import { RunEvents } from "../engine/events.ts";
 import { Limiter } from "../engine/limiter.ts";
 import { OUTPUT_LIMIT, runWorkflow } from "../engine/runner.ts";
@@ -13,6 +12,7 @@ import { IoError, messageOf, PicoflowError, ValidationError } from "../errors.ts
 import { executors } from "../executors/index.ts";
 import type { StopReason } from "../executors/types.ts";
 import type { Logger } from "../log.ts";
+import type { Metrics } from "../metrics.ts";
 import { clearDaemonState, recordSkippedRun, writeDaemonState, type DaemonWorkflowState } from "../store/daemon-state.ts";
 import { openDatabase, type Database } from "../store/db.ts";
 import { recoverOrphans, SqliteRecorder, type Owner } from "../store/recorder.ts";
@@ -39,26 +39,6 @@ export interface DaemonOptions {
   loadOptions: LoadOptions;
   pidFile: string;
   version: string;
-}
-
-/** What the metrics module offers (src/metrics.ts); loaded only when [metrics] is enabled. */
-interface MetricsLike {
-  observe(events: RunEventsType): void;
-  skippedRun(workflow: string): void;
-  setNextRun(workflow: string, at: Date | null): void;
-}
-
-interface MetricsModule {
-  createMetrics(): MetricsLike;
-}
-interface HttpServerModule {
-  startMetricsServer(opts: {
-    metrics: MetricsLike;
-    port: number;
-    hostname: string;
-    health?: () => unknown;
-    log: Logger;
-  }): Promise<{ port: number; stop(): Promise<void> }>;
 }
 
 interface Entry {
@@ -162,12 +142,11 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
     const startedAt = new Date();
     let stopping = false;
 
-    let metrics: MetricsLike | undefined;
+    let metrics: Metrics | undefined;
     let metricsUrl: string | null = null;
     if (settings.metrics.enabled) {
       // Loaded only when enabled: prom-client costs memory on a Pi.
-      const modules = ["../metrics.ts", "../sys/http-server.ts"];
-      const [{ createMetrics }, { startMetricsServer }] = (await Promise.all(modules.map((m) => import(m)))) as [MetricsModule, HttpServerModule];
+      const [{ createMetrics }, { startMetricsServer }] = await Promise.all([import("../metrics.ts"), import("../sys/http-server.ts")]);
       const m = createMetrics();
       metrics = m;
       let server;
@@ -180,7 +159,6 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
           health: () => health(),
         });
       } catch (err) {
-        if (err instanceof PicoflowError) throw err;
         throw new PicoflowError(
           `cannot serve metrics on ${settings.metrics.bindAddress}:${settings.metrics.port}: ${messageOf(err)} (change [metrics] port, or set enabled = false)`,
           1,
