@@ -72,14 +72,19 @@ export function dateOption(value: unknown, flag: string): string | undefined {
   return date.toISOString();
 }
 
-/** Open the history, run `fn`, close it. */
+/** Open the history, run `fn`, close it (after the promise settles, if `fn` returns one). */
 export function withHistory<T>(ctx: CliContext, fn: (h: History) => T): T {
   const h = openHistory(ctx.settings.dbPath);
+  let result: T;
   try {
-    return fn(h);
-  } finally {
+    result = fn(h);
+  } catch (err) {
     h.close();
+    throw err;
   }
+  if (result instanceof Promise) return result.finally(() => h.close()) as T;
+  h.close();
+  return result;
 }
 
 /** Exit 5 (not found, as the spec's "Log file not found") for a workflow the database never saw. */

@@ -1,0 +1,102 @@
+// `logs --follow` against a run in another process: a task printing a line every 200 ms is
+// streamed while it runs, every line exactly once, and following stops when the run ends.
+
+import { afterAll, beforeAll, expect, test } from "bun:test";
+import { cli, rows, sandbox, spawnCli, waitFor, type Sandbox } from "./helpers.ts";
+
+const TICKER = `
+name: ticker
+tasks:
+  - name: prep
+    type: shell
+    config: { command: /bin/echo, args: ["ready"] }
+  - name: tick
+    type: shell
+    depends_on: [prep]
+    config:
+      command: /bin/sh
+      args: ["-c", "i=1; while [ $i -le 12 ]; do echo line $i; [ $i = 6 ] && echo half >&2; sleep 0.2; i=$((i+1)); done"]
+  - name: last
+    type: shell
+    depends_on: [tick]
+    config: { command: /bin/sh, args: ["-c", "echo done; exit 2"] }
+`;
+
+let sb: Sandbox;
+beforeAll(() => {
+  sb = sandbox();
+});
+afterAll(() => sb.cleanup());
+
+/** Reads a child's stdout as it arrives. */
+function collector(stream: ReadableStream<Uint8Array>) {
+  let text = "";
+  const done = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of stream) text += decoder.decode(chunk, { stream: true });
+  })();
+  return { get text() { return text; }, done };
+}
+
+test("--follow streams a running task's output and stops when the run ends", async () => {
+  const wf = sb.workflow(TICKER);
+  const run = spawnCli(sb, ["run", wf]);
+  let follow: ReturnType<typeof spawnCli> | undefined;
+  try {
+    await waitFor(() => rows(sb.db, "SELECT 1 FROM task_executions WHERE task_name = 'tick' AND status = 'running'").length > 0, 20_000, "tick to start");
+    follow = spawnCli(sb, ["logs", "--workflow", "ticker", "--follow"]);
+    const out = collector(follow.stdout);
+    // A line arrives through --follow while the run is still going: it is live, not the stored copy.
+    await waitFor(() => /line [3-9]\n/.test(out.text), 20_000, "live lines");
+    const live = rows(sb.db, "SELECT status FROM workflow_executions WHERE workflow_name = 'ticker'")[0]!;
+    const tickRow = rows(sb.db, "SELECT status FROM task_executions WHERE task_name = 'tick'")[0]!;
+    expect(live.status).toBe("running");
+    expect(tickRow.status).toBe("running");
+
+    expect(await run.exited).toBe(3);
+    expect(await follow.exited).toBe(0);
+    await out.done;
+    const text = out.text;
+    // Every line exactly once, in order.
+    const lines = text.split("\n").filter((l) => /^line \d+$/.test(l));
+    expect(lines).toEqual(Array.from({ length: 12 }, (_, i) => `line ${i + 1}`));
+    expect(text).toMatch(/^Execution [0-9a-f-]{36} of ticker: running/);
+    expect(text).toContain("==> tick #1 stderr <==\nhalf\n");
+    expect(text).toMatch(/--- tick #1: success, exit 0, /);
+    expect(text).toMatch(/--- last #1: failed, exit 2, .*\n==> last #1 stdout <==\ndone\n/);
+    expect(text).toMatch(/Execution [0-9a-f-]{36}: failed\n$/);
+    expect(await new Response(follow.stderr).text()).toBe("");
+  } finally {
+    run.kill("SIGKILL");
+    follow?.kill("SIGKILL");
+    await Promise.all([run.exited, follow?.exited]);
+  }
+});
+
+test("--follow on a finished run prints it and exits; --task waits only for that task", async () => {
+  const r = await cli(sb, ["logs", "ticker", "--follow", "--task", "tick", "--tail", "3"]);
+  expect(r.code).toBe(0);
+  expect(r.stdout).toContain("==> tick #1 stdout <==\n[... 9 earlier lines; --tail 0 shows all]\nline 10\nline 11\nline 12\n");
+  expect(r.stdout).not.toContain("prep");
+  expect(r.stdout).toEndWith(": failed\n");
+});
+
+test("a run whose process died: --follow stops instead of waiting forever", async () => {
+  const wf = sb.workflow(TICKER.replace("name: ticker", "name: orphan").replace("12", "500"));
+  const run = spawnCli(sb, ["run", wf]);
+  try {
+    await waitFor(() => rows(sb.db, "SELECT 1 FROM task_executions WHERE task_name = 'tick' AND status = 'running'").length > 0, 20_000, "tick to start");
+    // kill -9: the run stays "running" in the database, its task's process group lives on.
+    run.kill("SIGKILL");
+    await run.exited;
+    const r = await cli(sb, ["logs", "orphan", "--follow", "--tail", "1"]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain("stopped following: the process running this execution is gone");
+    expect(r.stdout).toContain("is still running");
+  } finally {
+    run.kill("SIGKILL");
+    await run.exited;
+    // Recovery by the next writer stops the dead run's leftover task group.
+    await cli(sb, ["run", sb.workflow("name: cleanup\ntasks:\n  - name: a\n    type: shell\n    config: { command: /bin/true }\n")]);
+  }
+});
