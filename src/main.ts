@@ -5,6 +5,11 @@ import { cac, type CAC } from "cac";
 import pkg from "../package.json" with { type: "json" };
 import { registerRun } from "./cli/run.ts";
 import { registerValidate } from "./cli/validate.ts";
+import { registerStatus } from "./cli/status.ts";
+import { registerHistory } from "./cli/history.ts";
+import { registerStats } from "./cli/stats.ts";
+import { registerLogs } from "./cli/logs.ts";
+import { registerWorkflow } from "./cli/workflow.ts";
 import { registerDaemon } from "./cli/daemon.ts";
 import { ConfigError, exitCodeOf, messageOf, PicoflowError } from "./errors.ts";
 
@@ -19,6 +24,11 @@ function buildCli(): CAC {
     .option("--config <file>", "Config file (default: ./picoflow.toml, ~/.config/picoflow/config.toml, /etc/picoflow/config.toml)");
   registerRun(cli);
   registerValidate(cli);
+  registerStatus(cli);
+  registerHistory(cli);
+  registerStats(cli);
+  registerLogs(cli);
+  registerWorkflow(cli);
   registerDaemon(cli);
   cli.help();
   cli.version(VERSION, "-V, --version");
