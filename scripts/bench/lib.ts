@@ -16,19 +16,40 @@ export function median(xs: number[]): number {
 export interface Timed {
   seconds: number;
   code: number;
-  /** Peak resident memory of the process (wait4's ru_maxrss), bytes. */
-  maxRss: number;
+  /** User + system CPU time of the process and the children it waited for. */
+  cpuSeconds: number;
+  /** Peak resident memory of the process itself (VmHWM, sampled every 10 ms), bytes. */
+  peakRss: number;
   stdout: string;
   stderr: string;
 }
 
-/** Run a command to completion; wall time from spawn to exit. */
-export async function timed(cmd: string[], opts: { cwd?: string; env?: Record<string, string | undefined> } = {}): Promise<Timed> {
+/**
+ * Run a command to completion; wall time from spawn to exit. With `samplePeak`, VmHWM of the
+ * process is read every 10 ms (wait4's ru_maxrss would include its children).
+ */
+export async function timed(
+  cmd: string[],
+  opts: { cwd?: string; env?: Record<string, string | undefined>; samplePeak?: boolean } = {},
+): Promise<Timed> {
   const t0 = performance.now();
   const p = Bun.spawn(cmd, { cwd: opts.cwd, env: opts.env ?? process.env, stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+  let peakRss = 0;
+  let sampling = opts.samplePeak ?? false;
+  const sampler = (async () => {
+    while (sampling) {
+      const m = memory(p.pid);
+      if (m) peakRss = Math.max(peakRss, m.hwm);
+      await Bun.sleep(10);
+    }
+  })();
   const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
   const seconds = (performance.now() - t0) / 1000;
-  return { seconds, code, maxRss: p.resourceUsage()?.maxRSS ?? 0, stdout, stderr };
+  sampling = false;
+  await sampler;
+  const ru = p.resourceUsage();
+  const cpuSeconds = ru ? Number(ru.cpuTime.user + ru.cpuTime.system) / 1e6 : 0;
+  return { seconds, code, cpuSeconds, peakRss, stdout, stderr };
 }
 
 /** Fail loudly: a benchmark of a command that failed measures nothing. */

@@ -1,7 +1,7 @@
 // The benchmarks of docs/benchmarks.md, side by side on this machine, median of several runs:
 //
 //   bun run build && bun scripts/bench/run.ts [--runs N] [--only 1,2,3,4,5] [--bin PATH]
-//                                            [--idle-seconds S] [--json FILE]
+//                                            [--idle-seconds S] [--daemon-metrics on|off] [--json FILE]
 //
 //   1. 1000-task layered DAG of /bin/true, max_parallel 8, vs `make -j8` on the same graph
 //   2. 200-task chain of /bin/true vs `make`
@@ -17,7 +17,7 @@ import { Database } from "bun:sqlite";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
-import { compileProbe, ensureOk, freePort, loadAverage, machine, mb, median, memory, MiB, ms, ROOT, timed, waitUntil, type MemSample } from "./lib.ts";
+import { compileProbe, ensureOk, freePort, loadAverage, machine, mb, median, memory, MiB, ms, ROOT, timed, waitUntil, type MemSample, type Timed } from "./lib.ts";
 import { chain, layered, outputYaml, parallelSleepYaml, scheduledYaml, writeGraph } from "./workloads.ts";
 
 interface Args {
@@ -25,11 +25,12 @@ interface Args {
   only: Set<number>;
   bin: string;
   idleSeconds: number;
+  daemonMetrics: boolean;
   json?: string;
 }
 
 function parseArgs(argv: string[]): Args {
-  const a: Args = { runs: 5, only: new Set([1, 2, 3, 4, 5]), bin: join(ROOT, "dist/picoflow-linux-x64"), idleSeconds: 30 };
+  const a: Args = { runs: 5, only: new Set([1, 2, 3, 4, 5]), bin: join(ROOT, "dist/picoflow-linux-x64"), idleSeconds: 30, daemonMetrics: true };
   for (let i = 0; i < argv.length; i++) {
     const k = argv[i]!;
     const v = () => argv[++i] ?? "";
@@ -38,6 +39,7 @@ function parseArgs(argv: string[]): Args {
     else if (k === "--bin") a.bin = resolve(v());
     else if (k === "--idle-seconds") a.idleSeconds = Number(v());
     else if (k === "--json") a.json = resolve(v());
+    else if (k === "--daemon-metrics") a.daemonMetrics = v() !== "off";
     else throw new Error(`unknown argument ${k}`);
   }
   return a;
@@ -62,22 +64,27 @@ function pfEnv(dir: string): Record<string, string> {
 }
 
 let dbCounter = 0;
-async function pfRun(file: string): Promise<ReturnType<typeof timed>> {
+async function pfRun(file: string, samplePeak = false): Promise<Timed> {
   const db = join(work, `run-${++dbCounter}.db`);
-  const t = ensureOk(await timed([args.bin, "--db-path", db, "run", file], { cwd: work, env: pfEnv(work) }), `picoflow run ${file}`);
+  const t = ensureOk(await timed([args.bin, "--db-path", db, "run", file], { cwd: work, env: pfEnv(work), samplePeak }), `picoflow run ${file}`);
   for (const suffix of ["", "-wal", "-shm"]) rmSync(db + suffix, { force: true });
   return t;
 }
 
-function ratioLine(label: string, pf: number[], other: number[], otherName: string, target: number): Record<string, number> {
-  const p = median(pf);
-  const o = median(other);
+function ratioLine(label: string, pf: Timed[], other: Timed[], otherName: string, target: number): Record<string, number> {
+  const p = median(pf.map((t) => t.seconds));
+  const o = median(other.map((t) => t.seconds));
   const ratio = p / o;
+  // Per-run ratios of adjacent runs: robust against a neighbour that slows the machine for a while.
+  const paired = median(pf.map((t, i) => t.seconds / other[i]!.seconds));
+  const pc = median(pf.map((t) => t.cpuSeconds));
+  const oc = median(other.map((t) => t.cpuSeconds));
   say(
-    `| ${label} | ${ms(p)} ms | ${ms(o)} ms | **${ratio.toFixed(2)}×** | ≤ ${target}× | ${ratio <= target ? "met" : "missed"} |`,
+    `| ${label} | ${ms(p)} ms | ${ms(o)} ms | **${ratio.toFixed(2)}×** (paired ${paired.toFixed(2)}×) | ≤ ${target}× | ${ratio <= target ? "met" : "missed"} |`,
   );
-  say(`|   runs (PicoFlow / ${otherName}, ms) | ${pf.map(ms).join(", ")} | ${other.map(ms).join(", ")} | | | |`);
-  return { picoflowMs: p * 1000, otherMs: o * 1000, ratio };
+  say(`|   CPU time, user + system incl. tasks | ${ms(pc)} ms | ${ms(oc)} ms | ${(pc / oc).toFixed(2)}× | | |`);
+  say(`|   wall, each run (PicoFlow / ${otherName}, ms) | ${pf.map((t) => ms(t.seconds)).join(", ")} | ${other.map((t) => ms(t.seconds)).join(", ")} | | | |`);
+  return { picoflowMs: p * 1000, otherMs: o * 1000, ratio, pairedRatio: paired, picoflowCpuMs: pc * 1000, otherCpuMs: oc * 1000 };
 }
 
 async function versusMake(n: number, label: string, graph: ReturnType<typeof layered>, makeArgs: string[], target: number) {
@@ -91,11 +98,11 @@ async function versusMake(n: number, label: string, graph: ReturnType<typeof lay
   if (ok !== graph.tasks.length) throw new Error(`${graph.name}: expected ${graph.tasks.length} successful tasks, found ${ok}`);
   ensureOk(await timed(["make", "-s", ...makeArgs, "-f", files.makefile], { cwd: work }), "make");
 
-  const pf: number[] = [];
-  const mk: number[] = [];
+  const pf: Timed[] = [];
+  const mk: Timed[] = [];
   for (let r = 0; r < args.runs; r++) {
-    pf.push((await pfRun(files.yaml)).seconds);
-    mk.push(ensureOk(await timed(["make", "-s", ...makeArgs, "-f", files.makefile], { cwd: work }), "make").seconds);
+    pf.push(await pfRun(files.yaml));
+    mk.push(ensureOk(await timed(["make", "-s", ...makeArgs, "-f", files.makefile], { cwd: work }), "make"));
   }
   results[`workload${n}`] = ratioLine(label, pf, mk, `make ${makeArgs.join(" ")}`.trim(), target);
 }
@@ -160,10 +167,12 @@ async function memoryWorkload() {
   const wf = join(work, "nightly.yaml");
   // Scheduled for 03:00: nothing runs during the sample, the daemon is idle.
   writeFileSync(wf, scheduledYaml("0 0 3 * * *"));
+  const config = join(work, "daemon.toml");
+  writeFileSync(config, `[metrics]\nenabled = ${args.daemonMetrics}\nport = ${freePort()}\n`);
   const [baseline, daemon] = await Promise.all([
     idleSample([sleepBin], secs),
     daemonAvailable
-      ? idleSample([args.bin, "--db-path", join(work, "daemon.db"), "daemon", "start", wf], secs, {
+      ? idleSample([args.bin, "--config", config, "--db-path", join(work, "daemon.db"), "daemon", "start", wf], secs, {
           cwd: work,
           env,
           ready: () => existsSync(join(work, "picoflow.pid")),
@@ -175,7 +184,7 @@ async function memoryWorkload() {
   if (daemon) {
     const ratio = daemon.rss / baseline.rss;
     memRow(
-      "`picoflow daemon start` (1 scheduled shell workflow, metrics on)",
+      `\`picoflow daemon start\` (1 scheduled shell workflow, metrics ${args.daemonMetrics ? "on" : "off"})`,
       daemon,
       `**${ratio.toFixed(2)}×** baseline (target ≤ 1.3×, ≤ 35 MB): ${ratio <= 1.3 && daemon.rss <= 35 * MiB ? "met" : "missed"}`,
     );
@@ -193,13 +202,14 @@ async function memoryWorkload() {
   void new Response(p.stdout).text();
   const err = new Response(p.stderr).text();
   let peak: MemSample | null = null;
+  let hwm = 0;
   while (p.exitCode === null) {
     const m = memory(p.pid);
     if (m && (!peak || m.rss > peak.rss)) peak = m;
-    await Bun.sleep(100);
+    if (m) hwm = Math.max(hwm, m.hwm);
+    await Bun.sleep(50);
   }
   if ((await p.exited) !== 0 || !peak) throw new Error(`parallel run failed: ${await err}`);
-  const hwm = p.resourceUsage()?.maxRSS ?? peak.hwm;
   memRow("`picoflow run` with 10 shell tasks running at once", peak, `peak ${mb(hwm)} MB (target < 60 MB): ${hwm < 60 * MiB ? "met" : "missed"}`);
   res.parallel10Rss = peak.rss;
   res.parallel10Peak = hwm;
@@ -220,7 +230,7 @@ async function outputWorkload() {
   const peaks: Record<number, number[]> = {};
   for (const s of sizes) writeFileSync(join(work, `out-${s}.yaml`), outputYaml(s));
   for (let r = 0; r < Math.max(3, Math.min(args.runs, 5)); r++) {
-    for (const s of sizes) (peaks[s] ??= []).push((await pfRun(join(work, `out-${s}.yaml`))).maxRss);
+    for (const s of sizes) (peaks[s] ??= []).push((await pfRun(join(work, `out-${s}.yaml`), true)).peakRss);
   }
   const label = (s: number) => (s === 1024 ? "1 KiB" : s === 10 * MiB ? "10 MiB" : "100 MB");
   for (const s of sizes) say(`| task printing ${label(s)} | ${mb(median(peaks[s]!))} MB | ${peaks[s]!.map(mb).join(", ")} |`);
@@ -234,7 +244,7 @@ try {
   say(`Binary: ${relative(ROOT, args.bin)}; ${args.runs} runs each, medians; load average at start ${loadAverage()}`);
   if (args.only.has(1) || args.only.has(2)) {
     say();
-    say(`| workload | PicoFlow | make | ratio | target | |`);
+    say(`| workload | PicoFlow | make | ratio (medians) | target | |`);
     say(`|---|---|---|---|---|---|`);
     if (args.only.has(1)) await versusMake(1, "1000-task layered DAG, max_parallel 8 vs `make -j8`", layered(), ["-j8"], 1.5);
     if (args.only.has(2)) await versusMake(2, "200-task chain vs `make`", chain(), [], 1.3);
