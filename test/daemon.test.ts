@@ -302,6 +302,23 @@ describe("stopping", () => {
     expect(existsSync(join(s.dir, "picoflow.pid"))).toBe(false);
   });
 
+  test("SIGINT (Ctrl-C) stops it too, and a second one stops running workflows at once (exit 9)", async () => {
+    const s = sb(CONFIG.replace("shutdown_grace_seconds = 5", "shutdown_grace_seconds = 600"));
+    const marker = `40.${process.pid}${Date.now() % 100000}`;
+    const f = s.workflow(scheduled("patient", "* * * * * *", "/bin/sleep", [marker]));
+    const d = await startDaemon(s, [f]);
+    await waitFor(() => rows(s.db, `SELECT 1 FROM task_executions WHERE status = 'running'`).length, 10_000, "a running task");
+    d.proc.kill("SIGINT");
+    await waitFor(() => d.log().includes("stopping: waiting for running workflows"), 5000, "grace starts");
+    expect(alive(d.pid)).toBe(true);
+    d.proc.kill("SIGINT");
+    expect(await d.exited).toBe(9);
+    expect(d.log()).toContain("second stop signal: stopping running workflows now");
+    const runs = runsOf(s, "patient").filter((r) => r.status !== "skipped");
+    expect(runs.map((r) => [r.status, r.error_message])).toEqual([["failed", "interrupted by SIGINT (second stop signal)"]]);
+    expect(pidsWith(marker)).toEqual([]);
+  });
+
   test("daemon stop: stops a running daemon and says so; exit 1 when nothing runs", async () => {
     const s = sb();
     const f = s.workflow(scheduled("idle", "0 0 0 1 1 *", "/bin/true"));
