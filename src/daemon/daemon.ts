@@ -376,7 +376,13 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
     const stopped = new Promise<SignalName>((resolve) => (stopSignal = resolve));
     unsubscribe = onSignals(["SIGINT", "SIGTERM", "SIGHUP"], (sig) => {
       if (sig === "SIGHUP") {
-        if (!stopping) reload();
+        if (stopping) return;
+        try {
+          reload();
+        } catch (err) {
+          // Whatever went wrong, the daemon keeps what it had scheduled.
+          log.error("reload failed; keeping the workflows scheduled before it", { error: messageOf(err) });
+        }
         return;
       }
       if (stopping) {
