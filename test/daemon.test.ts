@@ -1,10 +1,13 @@
 // End to end: the real CLI as a daemon on schedules of 1-2 seconds, with real task processes
 // and a real SQLite file. We wait for database rows and log lines, never for guessed times.
 
-import { afterAll, describe, expect, test } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test";
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { alive, cli, FAST_CONFIG, rows, sandbox, spawnCli, waitFor, type Sandbox } from "./helpers.ts";
+
+// End-to-end cases wait for schedules, signals and grace periods (bun's default is 5 s).
+setDefaultTimeout(60_000);
 
 const CONFIG = `${FAST_CONFIG}
 [metrics]

@@ -2,7 +2,7 @@
 // shrinking (a steady schedule reaches a steady file size).
 
 import { Database } from "bun:sqlite";
-import { afterEach, beforeEach, describe, expect, test } from "bun:test";
+import { afterEach, beforeEach, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { mkdtempSync, rmSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -10,6 +10,9 @@ import { openDatabase } from "../src/store/db.ts";
 import { SqliteRecorder } from "../src/store/recorder.ts";
 import { applyRetention, usedBytes } from "../src/store/retention.ts";
 import type { Workflow } from "../src/workflow/types.ts";
+
+// The steady-state case writes tens of megabytes.
+setDefaultTimeout(30_000);
 
 let dir: string;
 let path: string;
