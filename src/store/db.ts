@@ -103,6 +103,9 @@ const MIGRATIONS: string[] = [
       metrics_url TEXT,
       workflows TEXT NOT NULL
   );
+
+  -- The read side's "latest run of a workflow" and per-workflow history, without a sort.
+  CREATE INDEX idx_workflow_started ON workflow_executions(workflow_name, started_at);
   `,
 ];
 
