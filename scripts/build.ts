@@ -155,8 +155,10 @@ function buildConfig(target: Target, outfile: string) {
     // Precompiled JavaScriptCore bytecode: start-up drops from about 50 to 25 ms (x64), which
     // is most of a short command's time, for about 9 MiB more file. ESM keeps top-level await.
     bytecode: true,
-    // Smaller and faster to start; names are kept so error classes keep theirs.
-    minify: { whitespace: true, syntax: true, identifiers: true, keepNames: true },
+    // Smaller and faster to start. Identifiers are not renamed: error classes and functions
+    // keep their names (`err.name`, and stack traces with --log-level debug); Bun's keepNames
+    // did not keep class names in a bytecode build (IoError printed as "dt").
+    minify: { whitespace: true, syntax: true, identifiers: false },
     sourcemap: "none" as const,
     metafile: true,
     // ssh2's optional CPU probe: installed or not (bun installs optional packages, minus their

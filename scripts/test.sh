@@ -25,11 +25,10 @@ step "release build (reproducibility check, then dist/)"
 "$BUN" scripts/build.ts
 
 step "end-to-end tests against dist/picoflow-linux-x64"
-if compgen -G "test/*.e2e.test.ts" >/dev/null; then
-  PICOFLOW_BIN=dist/picoflow-linux-x64 "$BUN" test e2e.test
-else
-  PICOFLOW_BIN=dist/picoflow-linux-x64 "$BUN" test
-fi
+# Every test file that drives the command line (through test/helpers.ts) runs again, with the
+# compiled binary in place of `bun src/main.ts`. Unit tests of modules would only repeat.
+mapfile -t e2e < <(grep -l -E '\b(cli|spawnCli|picoflowCommand)\(' test/*.test.ts)
+PICOFLOW_BIN=dist/picoflow-linux-x64 "$BUN" test "${e2e[@]}"
 
 step "arm64 binary under qemu-aarch64-static"
 "$BUN" scripts/smoke-arm64.ts dist/picoflow-linux-arm64

@@ -143,7 +143,7 @@ export async function compileProbe(name: string, outdir: string): Promise<string
   const r = await Bun.build({
     entrypoints: [join(ROOT, "scripts/bench/probes", `${name}.ts`)],
     target: "bun",
-    minify: { whitespace: true, syntax: true, identifiers: true, keepNames: true },
+    minify: { whitespace: true, syntax: true, identifiers: false },
     external: ["cpu-features"],
     compile: { target: process.arch === "arm64" ? "bun-linux-arm64" : "bun-linux-x64", outfile, autoloadDotenv: false, autoloadBunfig: false },
   } as Bun.BuildConfig);
