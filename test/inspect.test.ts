@@ -5,6 +5,9 @@
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, test } from "bun:test";
 import { existsSync, writeFileSync } from "node:fs";
+import { openDatabase } from "../src/store/db.ts";
+import { recordSkippedRun } from "../src/store/daemon-state.ts";
+import { loadWorkflow } from "../src/workflow/load.ts";
 import { cli, rows, sandbox, spawnCli, waitFor, type Sandbox } from "./helpers.ts";
 
 const MIXED = `
@@ -272,6 +275,38 @@ describe("logs (stored output)", () => {
     const w = await cli(sb, ["logs", "--workflow", "zzz"]);
     expect(w.code).toBe(5);
     expect(w.stderr).toBe("picoflow: no workflow named 'zzz' in picoflow.db\n");
+  });
+});
+
+describe("triggers the daemon skipped (overlap)", () => {
+  test("shown in history and stats, never as a workflow's latest run", async () => {
+    const s = sandbox();
+    try {
+      const file = s.workflow(GOOD);
+      expect((await cli(s, ["run", file])).code).toBe(0);
+      // Written the way the daemon writes it, by its own function.
+      const db = openDatabase(s.db);
+      const wf = loadWorkflow(file, { env: {}, home: s.dir, defaultRetry: 0, defaultTimeout: 300, maxTimeout: 0 });
+      recordSkippedRun(db, s.db, wf, { pid: process.pid, identity: "test" }, "skipped: previous run still running");
+      db.close();
+
+      const status = await cli(s, ["status"]);
+      expect(status.stdout).toMatch(/^good\s+success\s/m);
+      const detail = await cli(s, ["status", "good"]);
+      expect(detail.stdout).toContain("Skipped    1 scheduled trigger since this run started (overlap)");
+      const history = await cli(s, ["history"]);
+      expect(history.stdout).toMatch(/skipped\s+0ms\s+-\s+good$/m);
+      const skipped = JSON.parse((await cli(s, ["history", "--status", "skipped", "--format", "json"])).stdout);
+      expect(skipped).toHaveLength(1);
+      expect(skipped[0]).toMatchObject({ status: "skipped", trigger: "schedule", error_message: "skipped: previous run still running" });
+      const stats = await cli(s, ["stats"]);
+      expect(stats.stdout).toMatch(/^WORKFLOW\s+RUNS\s+OK\s+FAILED\s+RATE\s+AVG\s+MIN\s+MAX\s+SKIPPED$/m);
+      expect(stats.stdout).toMatch(/^good\s+1\s+1\s+0\s+100%\s+\S+\s+\S+\s+\S+\s+1$/m);
+      const list = JSON.parse((await cli(s, ["workflow", "list", "--format", "json"])).stdout);
+      expect(list[0]).toMatchObject({ name: "good", runs: 1, success: 1, last_status: "success" });
+    } finally {
+      s.cleanup();
+    }
   });
 });
 

@@ -52,6 +52,12 @@ test("--follow streams a running task's output and stops when the run ends", asy
     const tickRow = rows(sb.db, "SELECT status FROM task_executions WHERE task_name = 'tick'")[0]!;
     expect(live.status).toBe("running");
     expect(tickRow.status).toBe("running");
+    // Meanwhile status shows the running task, and the task that has not started as pending.
+    const [now] = JSON.parse((await cli(sb, ["status", "ticker", "--format", "json"])).stdout);
+    expect(now.status).toBe("running");
+    expect(now.tasks.map((t: any) => [t.task_name, t.status])).toEqual([["prep", "success"], ["tick", "running"], ["last", "pending"]]);
+    const table = await cli(sb, ["status", "--running-only"]);
+    expect(table.stdout).toMatch(/^ticker\s+running\s/m);
 
     expect(await run.exited).toBe(3);
     expect(await follow.exited).toBe(0);
