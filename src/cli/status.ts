@@ -122,8 +122,16 @@ function formatDetail(r: RunDetail, tty: boolean): string {
     let note = t.reason ?? t.error_message ?? "";
     if (t.http_status !== null) note = `HTTP ${t.http_status}${note ? `: ${note}` : ""}`;
     const duration = t.status === "running" && t.started_at ? elapsed(t.started_at) : t.duration_seconds;
-    return [t.task_name, c(statusColour(t.status), t.status), t.attempts, formatDuration(duration), t.exit_code, clip(note, 60) === "-" ? "" : clip(note, 60)];
+    return [t.task_name, t.status, String(t.attempts), formatDuration(duration), t.exit_code === null ? "-" : String(t.exit_code), note];
   });
+  // The note gets what is left of 80 columns (at least 20 characters); the JSON has it whole.
+  const headers = ["TASK", "STATUS", "ATTEMPTS", "DURATION", "EXIT"];
+  const used = headers.reduce((sum, h, i) => sum + Math.max(h.length, ...rows.map((row) => row[i]!.length)) + 2, 0);
+  const room = Math.max(20, 80 - used);
+  for (const row of rows) {
+    row[1] = c(statusColour(row[1]!), row[1]!);
+    row[5] = row[5] ? clip(row[5], room) : "";
+  }
   return head + "\n" + table(["TASK", "STATUS", { header: "ATTEMPTS", right: true }, { header: "DURATION", right: true }, { header: "EXIT", right: true }, "NOTE"], rows);
 }
 
