@@ -115,7 +115,7 @@ tasks:
 `);
     const d = await startDaemon(s, [a, b]);
     try {
-      await waitFor(() => runsOf(s, "every-second").filter((r) => r.status === "success").length >= 2, 10_000, "two runs");
+      await waitFor(() => runsOf(s, "every-second").filter((r) => r.status === "success").length >= 2, 20_000, "two runs");
       expect(d.log()).toContain('"msg":"workflow loaded without a schedule; it will not run","workflow":"manual-only"');
       expect(d.log()).toContain('"msg":"trigger","workflow":"every-second"');
     } finally {
@@ -146,8 +146,8 @@ tasks:
     const f = s.workflow(scheduled("slowpoke", "* * * * * *", "/bin/sleep", ["2.5"]));
     const d = await startDaemon(s, [f]);
     try {
-      await waitFor(() => runsOf(s, "slowpoke").some((r) => r.status === "success"), 15_000, "a finished run");
-      await waitFor(() => runsOf(s, "slowpoke").filter((r) => r.status === "skipped").length >= 2, 10_000, "skips");
+      await waitFor(() => runsOf(s, "slowpoke").some((r) => r.status === "success"), 20_000, "a finished run");
+      await waitFor(() => runsOf(s, "slowpoke").filter((r) => r.status === "skipped").length >= 2, 20_000, "skips");
     } finally {
       expect(await d.stop()).toBe(0);
     }
@@ -205,22 +205,22 @@ describe("SIGHUP reload", () => {
     const d = await startDaemon(s, [dir]);
     const outputs = () => rows(s.db, `SELECT t.stdout FROM task_executions t JOIN workflow_executions w ON w.id = t.workflow_execution_id WHERE w.workflow_name = 'alpha' AND t.finished_at IS NOT NULL ORDER BY t.started_at`).map((r) => r.stdout);
     try {
-      await waitFor(() => outputs().includes("v1\n"), 10_000, "v1 runs");
+      await waitFor(() => outputs().includes("v1\n"), 20_000, "v1 runs");
 
       // Changed file: the new version runs.
       writeFileSync(fileA, scheduled("alpha", "* * * * * *", "/bin/echo", ["v2"]));
       d.proc.kill("SIGHUP");
-      await waitFor(() => outputs().includes("v2\n"), 10_000, "v2 runs");
+      await waitFor(() => outputs().includes("v2\n"), 20_000, "v2 runs");
 
       // Broken file: the last good version (v2) keeps running; the error is logged.
       writeFileSync(fileA, scheduled("alpha", "61 * * * * *", "/bin/echo", ["v3"]));
       d.proc.kill("SIGHUP");
-      await waitFor(() => d.log().includes("keeping the last good version scheduled"), 5000, "error logged");
+      await waitFor(() => d.log().includes("keeping the last good version scheduled"), 10_000, "error logged");
       const error = d.lines().find((l) => l.msg === "workflow file is invalid; keeping the last good version scheduled")!;
       expect(error.workflow).toBe("alpha");
       expect(error.error).toContain("schedule");
       const n = outputs().length;
-      await waitFor(() => outputs().length >= n + 2, 10_000, "more v2 runs");
+      await waitFor(() => outputs().length >= n + 2, 20_000, "more v2 runs");
       const since = outputs().slice(n);
       expect(since.length).toBeGreaterThanOrEqual(2);
       expect(since).toEqual(since.map(() => "v2\n"));
@@ -232,20 +232,20 @@ describe("SIGHUP reload", () => {
       // Added file: picked up from the directory.
       writeFileSync(join(dir, "b.yml"), scheduled("beta", "* * * * * *", "/bin/echo", ["beta"]));
       d.proc.kill("SIGHUP");
-      await waitFor(() => runsOf(s, "beta").some((r) => r.status === "success"), 10_000, "beta runs");
+      await waitFor(() => runsOf(s, "beta").some((r) => r.status === "success"), 20_000, "beta runs");
       expect(d.log()).toContain('"msg":"workflow added","workflow":"beta"');
 
       // Removed file: unscheduled.
       rmSync(join(dir, "b.yml"));
       d.proc.kill("SIGHUP");
-      await waitFor(() => d.log().includes('"msg":"workflow removed","workflow":"beta"'), 5000, "beta removed");
+      await waitFor(() => d.log().includes('"msg":"workflow removed","workflow":"beta"'), 10_000, "beta removed");
       await Bun.sleep(50); // let a run that started just before the reload finish recording
       const betaRuns = await waitFor(() => {
         const r = runsOf(s, "beta");
         return r.every((x) => x.status !== "running") ? r : null;
       });
       const alphaBefore = runsOf(s, "alpha").length;
-      await waitFor(() => runsOf(s, "alpha").length >= alphaBefore + 2, 10_000, "alpha keeps running");
+      await waitFor(() => runsOf(s, "alpha").length >= alphaBefore + 2, 20_000, "alpha keeps running");
       expect(runsOf(s, "beta").length).toBe(betaRuns.length);
     } finally {
       expect(await d.stop()).toBe(0);
@@ -263,7 +263,7 @@ describe("SIGHUP reload", () => {
       // A pattern given unexpanded is re-expanded on reload; a bad new file is reported, not loaded.
       writeFileSync(join(s.dir, "bad.yml"), "name: bad\ntasks: []\n");
       d.proc.kill("SIGHUP");
-      await waitFor(() => runsOf(s, "gamma").some((r) => r.status === "success"), 10_000, "gamma runs");
+      await waitFor(() => runsOf(s, "gamma").some((r) => r.status === "success"), 20_000, "gamma runs");
       const bad = d.lines().find((l) => l.msg === "workflow file is invalid; not loaded");
       expect(bad?.file).toBe(join(s.dir, "bad.yml"));
       expect(bad?.error).toContain("tasks: must have at least one task");
@@ -279,7 +279,7 @@ describe("stopping", () => {
     const s = sb();
     const f = s.workflow(scheduled("quick", "* * * * * *", "/bin/sleep", ["0.8"]));
     const d = await startDaemon(s, [f]);
-    await waitFor(() => runsOf(s, "quick").some((r) => r.status === "running"), 10_000, "a running run");
+    await waitFor(() => runsOf(s, "quick").some((r) => r.status === "running"), 20_000, "a running run");
     expect(await d.stop()).toBe(0);
     const runs = runsOf(s, "quick").filter((r) => r.status !== "skipped");
     expect(runs.map((r) => r.status)).not.toContain("running");
@@ -293,7 +293,7 @@ describe("stopping", () => {
     const marker = `30.${process.pid}${Date.now() % 100000}`; // a unique but valid sleep time
     const f = s.workflow(scheduled("slow", "* * * * * *", "/bin/sh", ["-c", `sleep ${marker}; echo done`]));
     const d = await startDaemon(s, [f]);
-    await waitFor(() => rows(s.db, `SELECT 1 FROM task_executions WHERE status = 'running'`).length, 10_000, "a running task");
+    await waitFor(() => rows(s.db, `SELECT 1 FROM task_executions WHERE status = 'running'`).length, 20_000, "a running task");
     const code = await d.stop();
     expect(code).toBe(9);
     const runs = runsOf(s, "slow").filter((r) => r.status !== "skipped");
@@ -312,9 +312,9 @@ describe("stopping", () => {
     const marker = `40.${process.pid}${Date.now() % 100000}`;
     const f = s.workflow(scheduled("patient", "* * * * * *", "/bin/sleep", [marker]));
     const d = await startDaemon(s, [f]);
-    await waitFor(() => rows(s.db, `SELECT 1 FROM task_executions WHERE status = 'running'`).length, 10_000, "a running task");
+    await waitFor(() => rows(s.db, `SELECT 1 FROM task_executions WHERE status = 'running'`).length, 20_000, "a running task");
     d.proc.kill("SIGINT");
-    await waitFor(() => d.log().includes("stopping: waiting for running workflows"), 5000, "grace starts");
+    await waitFor(() => d.log().includes("stopping: waiting for running workflows"), 10_000, "grace starts");
     expect(alive(d.pid)).toBe(true);
     d.proc.kill("SIGINT");
     expect(await d.exited).toBe(9);
@@ -347,7 +347,7 @@ describe("crash recovery and PID file", () => {
     const marker = `${process.pid}${Date.now() % 100000}`;
     const f = s.workflow(scheduled("victim", "* * * * * *", "/bin/sleep", [`3${marker}`]));
     const d = await startDaemon(s, [f]);
-    await waitFor(() => rows(s.db, `SELECT 1 FROM task_executions WHERE status = 'running' AND pid IS NOT NULL`).length, 10_000, "a running task");
+    await waitFor(() => rows(s.db, `SELECT 1 FROM task_executions WHERE status = 'running' AND pid IS NOT NULL`).length, 20_000, "a running task");
     d.proc.kill("SIGKILL");
     await d.exited;
     expect(pidsWith(`3${marker}`).length).toBe(1); // the orphaned task is still there
@@ -361,7 +361,7 @@ describe("crash recovery and PID file", () => {
     try {
       expect(d2.log()).toContain("replaced a stale PID file");
       expect(d2.log()).toContain("closed runs whose process is gone");
-      await waitFor(() => pidsWith(`3${marker}`).length === 0, 5000, "orphan task stopped");
+      await waitFor(() => pidsWith(`3${marker}`).length === 0, 10_000, "orphan task stopped");
       const first = runsOf(s, "victim")[0]!;
       expect(first.status).toBe("failed");
       expect(first.error_message).toBe(`interrupted: process ${d.pid} is gone`);
@@ -383,7 +383,7 @@ tasks:
     config: { command: /bin/sleep, args: ["2"] }
 `);
     const run = spawnCli(s, ["run", manual]);
-    await waitFor(() => runsOf(s, "manual").some((r) => r.status === "running"), 10_000, "manual run");
+    await waitFor(() => runsOf(s, "manual").some((r) => r.status === "running"), 20_000, "manual run");
     const d = await startDaemon(s, [s.workflow(scheduled("other", "0 0 0 1 1 *", "/bin/true"))]);
     await d.stop();
     expect(await run.exited).toBe(0);
@@ -573,7 +573,7 @@ tasks:
       for (let i = 0; i < 8; i++) {
         const finished = () => d.lines().filter((l) => l.msg === "run finished").length;
         const before = finished();
-        await waitFor(() => finished() >= before + 4, 10_000, "more runs");
+        await waitFor(() => finished() >= before + 4, 20_000, "more runs");
         samples.push(size());
       }
     } finally {
@@ -605,8 +605,8 @@ describe("metrics and health", () => {
       const serving = d.lines().find((l) => l.msg === "serving metrics");
       expect(serving?.url).toMatch(/^http:\/\/127\.0\.0\.1:\d+\/metrics$/);
       const url: string = serving!.url;
-      await waitFor(() => runsOf(s, "measured").some((r) => r.status === "success"), 10_000, "a run");
-      await waitFor(() => runsOf(s, "measured").some((r) => r.status === "skipped"), 10_000, "a skip");
+      await waitFor(() => runsOf(s, "measured").some((r) => r.status === "success"), 20_000, "a run");
+      await waitFor(() => runsOf(s, "measured").some((r) => r.status === "skipped"), 20_000, "a skip");
       const res = await fetch(url);
       expect(res.status).toBe(200);
       const text = await res.text();
