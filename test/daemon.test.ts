@@ -508,6 +508,18 @@ describe("command line", () => {
     expect(v.stderr).toContain("schedule: must have 6 fields");
   });
 
+  test("schedule and timezone are validated together: a bad time zone stops the start", async () => {
+    const s = sb();
+    const f = s.workflow(scheduled("zoned", "0 0 2 * * *", "/bin/true", [], "timezone: Mars/Olympus\n"), "zoned.yaml");
+    const r = await cli(s, ["daemon", "start", f]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toBe(`${f}:3:11: timezone: unknown time zone 'Mars/Olympus' (use an IANA name such as Europe/Berlin)\n`);
+    writeFileSync(f, scheduled("zoned", "0 0 2 * * *", "/bin/true", [], "timezone: America/New_York\n"));
+    const v = await cli(s, ["validate", f]);
+    expect(v.code).toBe(0);
+    expect(v.stdout).toContain("Schedule:     0 0 2 * * * (America/New_York)\n");
+  });
+
   test("two files with the same workflow name are refused at start", async () => {
     const s = sb();
     const a = s.workflow(scheduled("twin", "* * * * * *", "/bin/true"), "a.yaml");
