@@ -166,3 +166,40 @@ export async function waitUntil(fn: () => boolean | Promise<boolean>, ms: number
     await Bun.sleep(20);
   }
 }
+
+/**
+ * Ask the kernel to reclaim every file-backed page another process has mapped (its binary,
+ * libc): process_madvise(MADV_PAGEOUT) through a pidfd (Linux 5.10+, needs root or
+ * CAP_SYS_NICE). What the process touches again afterwards is its real working set; clean
+ * file pages it does not touch are what the kernel would take back anyway under pressure.
+ * Returns the bytes it asked to page out, or null where that is not possible.
+ */
+export function pageOutFileMappings(pid: number): number | null {
+  try {
+    const { dlopen, FFIType, ptr } = require("bun:ffi") as typeof import("bun:ffi");
+    const i64 = FFIType.i64;
+    const libc = dlopen("libc.so.6", { syscall: { args: [i64, i64, i64, i64, i64, i64], returns: i64 } });
+    try {
+      const SYS_pidfd_open = 434; // the same number on x86-64 and arm64
+      const SYS_process_madvise = 440;
+      const MADV_PAGEOUT = 21;
+      const pidfd = Number(libc.symbols.syscall(SYS_pidfd_open, pid, 0, 0, 0, 0));
+      if (pidfd < 0) return null;
+      let total = 0;
+      for (const line of readFileSync(`/proc/${pid}/maps`, "utf8").split("\n")) {
+        const f = line.split(/\s+/);
+        if (f.length < 6 || !f[5]!.startsWith("/")) continue; // file-backed mappings only
+        const [start, end] = f[0]!.split("-").map((x) => BigInt(`0x${x}`));
+        const iov = new BigUint64Array([start!, end! - start!]);
+        const r = Number(libc.symbols.syscall(SYS_process_madvise, pidfd, Number(ptr(iov)), 1, MADV_PAGEOUT, 0));
+        if (r > 0) total += r;
+      }
+      require("node:fs").closeSync(pidfd);
+      return total;
+    } finally {
+      libc.close();
+    }
+  } catch {
+    return null;
+  }
+}
