@@ -3,12 +3,15 @@
 // databases; the spec's example SQL; reading while another process writes.
 
 import { Database } from "bun:sqlite";
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, writeFileSync } from "node:fs";
 import { openDatabase } from "../src/store/db.ts";
 import { recordSkippedRun } from "../src/store/daemon-state.ts";
 import { loadWorkflow } from "../src/workflow/load.ts";
 import { cli, rows, sandbox, spawnCli, waitFor, type Sandbox } from "./helpers.ts";
+
+// These spawn the real CLI (and wait for real runs): more than bun's 5 s default per test.
+setDefaultTimeout(60_000);
 
 const MIXED = `
 name: mixed

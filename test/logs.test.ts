@@ -1,8 +1,11 @@
 // `logs --follow` against a run in another process: a task printing a line every 200 ms is
 // streamed while it runs, every line exactly once, and following stops when the run ends.
 
-import { afterAll, beforeAll, expect, test } from "bun:test";
+import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
 import { cli, rows, sandbox, spawnCli, waitFor, type Sandbox } from "./helpers.ts";
+
+// These spawn the real CLI (and wait for real runs): more than bun's 5 s default per test.
+setDefaultTimeout(60_000);
 
 const TICKER = `
 name: ticker

@@ -1,7 +1,7 @@
 // Prometheus metrics: `run --metrics-port` serves them while a real run goes on, the output
 // passes `promtool check metrics`, labels stay bounded, and a busy port is a clear error.
 
-import { afterAll, beforeAll, describe, expect, test } from "bun:test";
+import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { RunEvents } from "../src/engine/events.ts";
@@ -9,6 +9,9 @@ import { silentLogger } from "../src/log.ts";
 import { createMetrics } from "../src/metrics.ts";
 import { startMetricsServer } from "../src/sys/http-server.ts";
 import { cli, sandbox, spawnCli, waitFor, type Sandbox } from "./helpers.ts";
+
+// These spawn the real CLI (and wait for real runs): more than bun's 5 s default per test.
+setDefaultTimeout(60_000);
 
 /** Run promtool's linter on an exposition; returns its complaints ("" when clean). */
 async function promtool(text: string): Promise<{ code: number; problems: string }> {
