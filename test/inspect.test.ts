@@ -6,7 +6,8 @@ import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { existsSync, writeFileSync } from "node:fs";
 import { openDatabase } from "../src/store/db.ts";
-import { recordSkippedRun } from "../src/store/daemon-state.ts";
+import { recordSkippedRun, writeDaemonState } from "../src/store/daemon-state.ts";
+import { selfIdentity } from "../src/sys/proc.ts";
 import { loadWorkflow } from "../src/workflow/load.ts";
 import { cli, rows, sandbox, spawnCli, waitFor, type Sandbox } from "./helpers.ts";
 
@@ -234,6 +235,21 @@ describe("workflow list", () => {
       const names = async (...a: string[]) => JSON.parse((await cli(other, ["workflow", "list", "--format", "json", ...a])).stdout).map((w: any) => w.name);
       expect(await names()).toEqual(["good"]);
       expect(await names("--all")).toEqual(["good", "old"]);
+
+      // A live daemon that has it loaded makes it current again; a dead daemon's state row does not.
+      const state = (pid: number, identity: string) => ({
+        pidFile: `${other.dir}/picoflow-${pid}.pid`, pid, identity, startedAt: old, heartbeatAt: old, rssBytes: null, version: "test",
+        metricsUrl: null, workflows: [{ name: "old", file: "/x/old.yaml", schedule: "0 0 1 1 * *", timezone: null, nextRun: null, running: false, error: null }],
+      });
+      const w = openDatabase(other.db);
+      writeDaemonState(w, other.db, state(process.pid, "not-this-process"));
+      w.close();
+      expect(await names()).toEqual(["good"]);
+      const w2 = openDatabase(other.db);
+      writeDaemonState(w2, other.db, state(process.pid, selfIdentity()));
+      w2.close();
+      const listed = JSON.parse((await cli(other, ["workflow", "list", "--format", "json"])).stdout);
+      expect(listed.map((x: any) => [x.name, x.loaded])).toEqual([["good", false], ["old", true]]);
     } finally {
       other.cleanup();
     }

@@ -3,11 +3,12 @@
 import type { CAC } from "cac";
 import { ConfigError } from "../errors.ts";
 import type { WorkflowSummary } from "../store/queries.ts";
+import { isProcessAlive } from "../sys/proc.ts";
 import { createContext, type GlobalOptions } from "./context.ts";
 import { localTime, paint, statusColour, table } from "./format.ts";
 import { formatOption, percent, toJson, withHistory } from "./read.ts";
 
-/** A workflow is listed without --all if it was loaded or run within this many days. */
+/** Without --all, a workflow is listed if a running daemon has it loaded, or it was loaded or run within this many days. */
 export const ACTIVE_DAYS = 30;
 
 const ACTIONS = ["list"] as const;
@@ -20,7 +21,7 @@ interface WorkflowOptions extends GlobalOptions {
 export function registerWorkflow(cli: CAC): void {
   cli
     .command("workflow <action>", "Workflows PicoFlow knows of; action: list")
-    .option("--all", `Include workflows not loaded or run in the last ${ACTIVE_DAYS} days`)
+    .option("--all", `Include workflows neither loaded by a running daemon nor run in the last ${ACTIVE_DAYS} days`)
     .option("--format <format>", "Output format: table, json (default: table)")
     .example("picoflow workflow list")
     .example("picoflow workflow list --all --format json")
@@ -34,7 +35,7 @@ function workflowCommand(action: string, opts: WorkflowOptions): void {
   const format = formatOption(opts.format);
   const ctx = createContext(opts);
   const activeSince = new Date(Date.now() - ACTIVE_DAYS * 86400_000).toISOString();
-  const list = withHistory(ctx, (h) => h.workflows({ all: Boolean(opts.all), activeSince }));
+  const list = withHistory(ctx, (h) => h.workflows({ all: Boolean(opts.all), activeSince, isAlive: isProcessAlive }));
 
   if (format === "json") {
     ctx.out(toJson(list));

@@ -117,6 +117,8 @@ export interface WorkflowSummary {
   task_count: number | null;
   first_seen_at: string | null;
   last_seen_at: string | null;
+  /** Loaded by a running daemon now. */
+  loaded: boolean;
   runs: number;
   success: number;
   failed: number;
@@ -346,11 +348,13 @@ export class History {
   }
 
   /**
-   * Known workflows with their run counts and latest run. Without `all`, only workflows seen
-   * (loaded or run) or run at or after `activeSince`.
+   * Known workflows with their run counts and latest run. Without `all`, only workflows loaded
+   * by a live daemon, or seen (loaded or run) at or after `activeSince`. `isAlive` tells a live
+   * daemon from a stale state row (pid + identity, as sys/proc.ts checks them).
    */
-  workflows(opts: { all: boolean; activeSince: string }): WorkflowSummary[] {
+  workflows(opts: { all: boolean; activeSince: string; isAlive: (pid: number, identity: string | null) => boolean }): WorkflowSummary[] {
     return this.read(() => {
+      const loaded = this.loadedByDaemons(opts.isAlive);
       const list = this.db
         .query(
           `WITH names AS (SELECT name FROM workflows UNION SELECT DISTINCT workflow_name FROM workflow_executions),
@@ -365,15 +369,19 @@ export class History {
            FROM names n LEFT JOIN workflows w ON w.name = n.name LEFT JOIN counts c ON c.workflow_name = n.name
            ORDER BY n.name`,
         )
-        .all() as (Omit<WorkflowSummary, "success_rate" | "last_run_at" | "last_status"> & { last_started: string | null })[];
+        .all() as (Omit<WorkflowSummary, "loaded" | "success_rate" | "last_run_at" | "last_status"> & { last_started: string | null })[];
       const last = this.db.query(`SELECT started_at, status FROM workflow_executions WHERE id = ?`);
       const out: WorkflowSummary[] = [];
       for (const { last_started, ...w } of list) {
-        const active = (w.last_seen_at !== null && w.last_seen_at >= opts.activeSince) || (last_started !== null && last_started >= opts.activeSince);
+        const active =
+          loaded.has(w.name) ||
+          (w.last_seen_at !== null && w.last_seen_at >= opts.activeSince) ||
+          (last_started !== null && last_started >= opts.activeSince);
         if (!opts.all && !active) continue;
         const l = w.last_execution_id ? (last.get(w.last_execution_id) as { started_at: string; status: string } | null) : null;
         out.push({
           ...w,
+          loaded: loaded.has(w.name),
           success_rate: rate(w.success, w.success + w.failed),
           last_run_at: l?.started_at ?? null,
           last_status: l?.status ?? null,
@@ -381,6 +389,23 @@ export class History {
       }
       return out;
     });
+  }
+
+  /** Names of the workflows that running daemons have loaded (from their daemon_state rows). */
+  private loadedByDaemons(isAlive: (pid: number, identity: string | null) => boolean): Set<string> {
+    const names = new Set<string>();
+    if (!this.db.query(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'daemon_state'`).get()) return names;
+    const states = this.db.query(`SELECT pid, identity, workflows FROM daemon_state`).all() as { pid: number; identity: string; workflows: string }[];
+    for (const st of states) {
+      if (!isAlive(st.pid, st.identity)) continue;
+      try {
+        const list = JSON.parse(st.workflows);
+        if (Array.isArray(list)) for (const w of list) if (typeof w?.name === "string") names.add(w.name);
+      } catch {
+        // A state row we cannot read says nothing about what is loaded.
+      }
+    }
+    return names;
   }
 
   /** Latest run of a workflow that really ran (skipped triggers aside), or null. */
