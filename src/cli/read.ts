@@ -89,8 +89,8 @@ export function withHistory<T>(ctx: CliContext, fn: (h: History) => T): T {
 
 /** Exit 5 (not found, as the spec's "Log file not found") for a workflow the database never saw. */
 export function requireWorkflow(h: History, name: string): void {
+  if (h.hasWorkflow(name)) return;
   const known = h.workflowNames();
-  if (known.includes(name)) return;
   const near = known.filter((k) => k.toLowerCase().includes(name.toLowerCase()) || editDistance(k, name) <= 2).slice(0, 5);
   const hint = near.length ? ` (did you mean ${near.map((n) => `'${n}'`).join(", ")}?)` : known.length ? "" : " (no runs recorded yet)";
   throw new IoError(`no workflow named '${name}' in ${h.path}${hint}`);

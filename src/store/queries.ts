@@ -182,6 +182,16 @@ export class History {
     }
   }
 
+  /** True if the database knows the workflow (from a run or the workflows table). */
+  hasWorkflow(name: string): boolean {
+    return this.read(
+      () =>
+        this.db
+          .query(`SELECT 1 FROM workflows WHERE name = ?1 UNION ALL SELECT 1 FROM workflow_executions WHERE workflow_name = ?1 LIMIT 1`)
+          .get(name) !== null,
+    );
+  }
+
   /** Every workflow name the database knows (from runs or the workflows table), sorted. */
   workflowNames(): string[] {
     return this.read(() =>
