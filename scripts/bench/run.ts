@@ -80,11 +80,19 @@ function pfEnv(dir: string): Record<string, string> {
   return { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: dir, PICOFLOW_LOG_FORMAT: "json", PICOFLOW_METRICS_PORT: String(freePort()) };
 }
 
+/**
+ * One `picoflow run`. By default into `db`, a database that already exists, as on a machine
+ * that has been running PicoFlow (creating the schema is a one-time cost); with no `db`, into
+ * a fresh one that is removed afterwards.
+ */
 let dbCounter = 0;
-async function pfRun(file: string, samplePeak = false): Promise<Timed> {
-  const db = join(work, `run-${++dbCounter}.db`);
-  const t = ensureOk(await timed([args.bin, "--db-path", db, "run", file], { cwd: work, env: pfEnv(work), samplePeak }), `picoflow run ${file}`);
-  for (const suffix of ["", "-wal", "-shm"]) rmSync(db + suffix, { force: true });
+async function pfRun(file: string, opts: { samplePeak?: boolean; db?: string } = {}): Promise<Timed> {
+  const db = opts.db ?? join(work, `run-${++dbCounter}.db`);
+  const t = ensureOk(
+    await timed([args.bin, "--db-path", db, "run", file], { cwd: work, env: pfEnv(work), samplePeak: opts.samplePeak }),
+    `picoflow run ${file}`,
+  );
+  if (!opts.db) for (const suffix of ["", "-wal", "-shm"]) rmSync(db + suffix, { force: true });
   return t;
 }
 
@@ -118,7 +126,7 @@ async function versusMake(n: number, label: string, graph: ReturnType<typeof lay
   const pf: Timed[] = [];
   const mk: Timed[] = [];
   for (let r = 0; r < args.runs; r++) {
-    pf.push(await pfRun(files.yaml));
+    pf.push(await pfRun(files.yaml, { db }));
     mk.push(ensureOk(await timed(["make", "-s", ...makeArgs, "-f", files.makefile], { cwd: work }), "make"));
   }
   results[`workload${n}`] = ratioLine(label, pf, mk, `make ${makeArgs.join(" ")}`.trim(), target);
@@ -266,7 +274,7 @@ async function outputWorkload() {
   const peaks: Record<number, number[]> = {};
   for (const s of sizes) writeFileSync(join(work, `out-${s}.yaml`), outputYaml(s));
   for (let r = 0; r < Math.max(3, Math.min(args.runs, 5)); r++) {
-    for (const s of sizes) (peaks[s] ??= []).push((await pfRun(join(work, `out-${s}.yaml`), true)).peakRss);
+    for (const s of sizes) (peaks[s] ??= []).push((await pfRun(join(work, `out-${s}.yaml`), { samplePeak: true })).peakRss);
   }
   const label = (s: number) => (s === 1024 ? "1 KiB" : s === 10 * MiB ? "10 MiB" : "100 MB");
   for (const s of sizes) say(`| task printing ${label(s)} | ${mb(median(peaks[s]!))} MB | ${peaks[s]!.map(mb).join(", ")} |`);
