@@ -9,7 +9,7 @@ import { openDatabase } from "../src/store/db.ts";
 import { recordSkippedRun, writeDaemonState } from "../src/store/daemon-state.ts";
 import { selfIdentity } from "../src/sys/proc.ts";
 import { loadWorkflow } from "../src/workflow/load.ts";
-import { cli, rows, sandbox, spawnCli, waitFor, type Sandbox } from "./helpers.ts";
+import { cli, FAST_CONFIG, rows, sandbox, spawnCli, waitFor, type Sandbox } from "./helpers.ts";
 
 // These spawn the real CLI (and wait for real runs): more than bun's 5 s default per test.
 setDefaultTimeout(60_000);
@@ -483,6 +483,43 @@ ORDER BY avg_duration DESC;`,
     expect(durations.find((r) => r.task_name === "flaky")?.executions).toBe(3);
     expect(durations.find((r) => r.task_name === "slow")?.executions).toBe(2);
     expect(durations[0]!.task_name).toBe("slow");
+  });
+});
+
+describe("reading while the daemon writes", () => {
+  test("runs, overlaps and live output every second: readers never fail", async () => {
+    const s = sandbox(FAST_CONFIG + "[metrics]\nenabled = false\n");
+    const wf = s.workflow(`name: tick\nschedule: "* * * * * *"\ntasks:\n  - name: work\n    type: shell\n    config: { command: /bin/sh, args: ["-c", "echo tick; sleep 1.5; echo tock"] }\n`);
+    const daemon = spawnCli(s, ["daemon", "start", wf]);
+    try {
+      const seen = new Set<string>();
+      const problems: string[] = [];
+      let reads = 0;
+      await waitFor(async () => {
+        const results = await Promise.all([
+          cli(s, ["status", "--format", "json"]),
+          cli(s, ["history", "--format", "json", "--limit", "0"]),
+          cli(s, ["logs", "tick", "--tail", "5"]),
+          cli(s, ["stats", "--format", "json"]),
+          cli(s, ["workflow", "list", "--format", "json"]),
+        ]);
+        for (const r of results) {
+          // Before the daemon's first write there is no database yet (exit 6), or no run of
+          // the workflow (exit 5); never "locked". (waitFor swallows throws: collect instead.)
+          const expected = /no database here yet|the database is empty|no workflow named|no runs of/.test(r.stderr);
+          if (/locked|busy:/i.test(r.stderr) || (r.code !== 0 && !expected)) problems.push(`exit ${r.code}: ${r.stderr}`);
+        }
+        if (results[1]!.code === 0) for (const run of JSON.parse(results[1]!.stdout)) seen.add(run.status);
+        if (results[4]!.code === 0 && JSON.parse(results[4]!.stdout)[0]?.loaded === true) seen.add("loaded");
+        reads++;
+        return seen.has("success") && seen.has("running") && seen.has("skipped") && seen.has("loaded");
+      }, 30_000, "the daemon to run, overlap and be seen loaded");
+      expect(problems).toEqual([]);
+      expect(reads).toBeGreaterThan(1);
+    } finally {
+      daemon.kill("SIGTERM");
+      await daemon.exited;
+    }
   });
 });
 
