@@ -164,7 +164,16 @@ function buildConfig(target: Target, outfile: string) {
     // ssh2's optional CPU probe: installed or not (bun installs optional packages, minus their
     // build), it stays out, so the bundle is the same on every machine and ssh2 uses JS.
     external: ["cpu-features"],
-    define: { "process.env.NODE_ENV": JSON.stringify("production") },
+    define: {
+      "process.env.NODE_ENV": JSON.stringify("production"),
+      // Bun inlines a CommonJS module's __dirname/__filename as absolute build-machine paths
+      // (ssh2's agent.js and poly1305.js use them), which made the binary depend on where
+      // the checkout was. In the binary, modules live under /$bunfs/root; neither use needs a
+      // real directory (a Windows-only helper path, an Emscripten fallback for an embedded
+      // WebAssembly module). src/ itself never uses them (checked above).
+      __dirname: JSON.stringify("/$bunfs/root"),
+      __filename: JSON.stringify("/$bunfs/root/picoflow"),
+    },
     compile: {
       target: TARGETS[target],
       outfile,
@@ -199,10 +208,21 @@ async function compile(target: Target, outfile: string): Promise<{ optionalExter
   }
   const meta = (typeof result.metafile === "string" ? JSON.parse(result.metafile) : result.metafile) as Meta;
   try {
+    checkNoBuildPaths(outfile);
     return checkNoNativeAddons(meta);
   } catch (err) {
     rmSync(outfile, { force: true });
     throw err;
+  }
+}
+
+/** The checkout's absolute path inside the binary would make it depend on where it was built. */
+function checkNoBuildPaths(outfile: string): void {
+  const bytes = readFileSync(outfile);
+  const at = bytes.indexOf(`${ROOT}/`);
+  if (at >= 0) {
+    const context = bytes.toString("latin1", Math.max(0, at - 60), at + ROOT.length + 60).replace(/[^\x20-\x7e]/g, ".");
+    throw new BuildError(`the binary contains the build directory ${ROOT} (not reproducible elsewhere): ...${context}...`);
   }
 }
 
