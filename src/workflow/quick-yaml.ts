@@ -48,6 +48,9 @@ function restIsEmpty(s: string, i: number): boolean {
   return /^ *$/.test(r) || /^ +#/.test(r);
 }
 
+/** Characters that may not start a plain scalar in a flow sequence (in this subset). */
+const FLOW_ITEM_BAD_START = new Set([..."&*!{}?%@`|>#"]);
+
 /** A one-line flow sequence of plain or quoted scalars (nested sequences allowed). */
 function isPlainFlowSequence(s: string): boolean {
   let depth = 0;
@@ -55,7 +58,7 @@ function isPlainFlowSequence(s: string): boolean {
   for (let i = 0; i < s.length; i++) {
     const c = s[i]!;
     if (c === " ") continue;
-    if (itemStart && /[&*!{}?%@`|>#]/.test(c)) return false;
+    if (itemStart && FLOW_ITEM_BAD_START.has(c)) return false;
     if (c === '"' || c === "'") {
       if (!itemStart) return false;
       const end = quotedEnd(s, i);
@@ -81,6 +84,9 @@ function isPlainFlowSequence(s: string): boolean {
 
 type Value = "empty" | "scalar" | "block" | "bad";
 
+/** Indicators that may not start a plain value (in this subset). */
+const VALUE_BAD_START = new Set([..."&*!{}?%@`,]"]);
+
 /** What a value after `key:` or `- ` is, as far as the next lines are concerned. */
 function classify(v: string): Value {
   if (v === "" || v.startsWith("#")) return "empty";
@@ -91,10 +97,12 @@ function classify(v: string): Value {
   }
   if (c === "[") return isPlainFlowSequence(v) ? "scalar" : "bad";
   if (c === "|" || c === ">") return BLOCK_SCALAR.test(v) ? "block" : "bad";
-  if (/[&*!{}?%@`,\]]/.test(c)) return "bad";
+  if (VALUE_BAD_START.has(c)) return "bad";
   if (c === "-" && (v.length === 1 || v[1] === " ")) return "bad";
   // "a: b: c" and "a: b:" are errors for `yaml`; don't let Bun guess.
-  if (/: |:$/.test(v.replace(/ +#.*$/, ""))) return "bad";
+  const comment = v.indexOf(" #");
+  const body = (comment < 0 ? v : v.slice(0, comment)).trimEnd();
+  if (body.includes(": ") || body.endsWith(":")) return "bad";
   return "scalar";
 }
 
@@ -112,14 +120,16 @@ export function isPlainSubset(text: string): boolean {
 
   const lines = text.split("\n");
   for (const line of lines) {
-    const indent = line.length - line.trimStart().length;
-    const rest = line.slice(indent);
+    let indent = 0;
+    while (line.charCodeAt(indent) === 32) indent++;
+    const rest = indent ? line.slice(indent) : line;
     if (blockParent >= 0) {
       if (rest === "" || indent > blockParent) continue;
       blockParent = -1;
     }
-    if (rest === "" || rest.startsWith("#")) continue;
-    if (/^(---|\.\.\.)( |$)/.test(line)) {
+    if (rest === "" || rest.charCodeAt(0) === 35 /* # */) continue;
+    const c0 = line.charCodeAt(0);
+    if ((c0 === 45 /* - */ || c0 === 46) /* . */ && /^(---|\.\.\.)( |$)/.test(line)) {
       if (sawContent || !restIsEmpty(line, 3)) return false;
       sawContent = true;
       continue;
