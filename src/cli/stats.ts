@@ -36,7 +36,7 @@ function statsCommand(positional: unknown, opts: StatsOptions): void {
   });
 
   if (format === "json") {
-    ctx.out(toJson({ period_days: period, since_at: since, workflows: stats.workflows, tasks: stats.tasks }));
+    ctx.out(toJson(stats.workflows.map((w) => ({ ...w, tasks: stats.tasks.filter((t) => t.workflow_name === w.workflow_name) }))));
     return;
   }
   let text = `Runs started in the last ${period} day${period === 1 ? "" : "s"} (since ${localTime(since)})\n\n`;
