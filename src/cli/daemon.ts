@@ -2,7 +2,7 @@
 // command takes the action as its first argument and dispatches.
 
 import type { CAC } from "cac";
-import { readFileSync, unlinkSync } from "node:fs";
+import { unlinkSync } from "node:fs";
 import { resolve } from "node:path";
 import { runDaemon } from "../daemon/daemon.ts";
 import { defaultPidFile, pidFileState } from "../daemon/pidfile.ts";
@@ -68,17 +68,6 @@ async function start(ctx: CliContext, files: string[], pidFile: string): Promise
   process.exitCode = code;
 }
 
-/** True while `pid` (with `identity`, if known) runs and is not a zombie. */
-function running(pid: number, identity: string | null): boolean {
-  if (!isProcessAlive(pid, identity)) return false;
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return !stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
-  } catch {
-    return false;
-  }
-}
-
 async function stop(ctx: CliContext, pidFile: string, timeoutOpt: string | number | undefined): Promise<void> {
   const { settings } = ctx;
   let timeout = settings.daemon.shutdownGraceSeconds + settings.timeout.killGraceSeconds + 15;
@@ -105,7 +94,7 @@ async function stop(ctx: CliContext, pidFile: string, timeoutOpt: string | numbe
   }
   ctx.log.info("sent SIGTERM to the daemon", { pid: st.pid, timeout_seconds: timeout });
   const t0 = Date.now();
-  while (running(st.pid, st.identity)) {
+  while (isProcessAlive(st.pid, st.identity)) {
     if (Date.now() - t0 > timeout * 1000) {
       throw new PicoflowError(
         `the daemon (pid ${st.pid}) is still running ${timeout}s after SIGTERM; it may still be finishing workflows (see its log)`,

@@ -1,7 +1,7 @@
 // Writes runs as they happen: one short immediate transaction per event, prepared statements.
 
 import type { ExecResult, OutputStream } from "../executors/types.ts";
-import { bootId, processStartTime } from "../sys/proc.ts";
+import { identityOf } from "../sys/proc.ts";
 import type { Workflow } from "../workflow/types.ts";
 import { databaseError, type Database } from "./db.ts";
 import type { RunFinish, RunRecorder, Trigger } from "./types.ts";
@@ -128,8 +128,7 @@ export class SqliteRecorder implements RunRecorder {
   }
 
   attemptSpawned(attemptId: string, pid: number): void {
-    const identity = `${bootId()}:${processStartTime(pid) ?? "?"}`;
-    this.write(() => this.q.setPid.run(pid, identity, attemptId));
+    this.write(() => this.q.setPid.run(pid, identityOf(pid), attemptId));
   }
 
   appendOutput(attemptId: string, stream: OutputStream, text: string): void {

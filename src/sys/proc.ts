@@ -3,16 +3,21 @@
 
 import { readdirSync, readFileSync } from "node:fs";
 
-/** Start time of `pid` in clock ticks since boot (field 22 of /proc/PID/stat), or null if gone. */
-export function processStartTime(pid: number): string | null {
+/** State letter (field 3) and start time in clock ticks since boot (field 22) of /proc/PID/stat, or null if gone. */
+function readStat(pid: number): { state: string; start: string | null } | null {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
     const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return rest[19] ?? null;
+    return { state: rest[0] ?? "", start: rest[19] ?? null };
   } catch {
     return null;
   }
+}
+
+/** Start time of `pid` in clock ticks since boot (field 22 of /proc/PID/stat), or null if gone. */
+export function processStartTime(pid: number): string | null {
+  return readStat(pid)?.start ?? null;
 }
 
 let cachedBootId: string | undefined;
@@ -31,17 +36,42 @@ export function bootId(): string {
   return cachedBootId;
 }
 
-/** Identity string of this process: "bootid:starttime". */
-export function selfIdentity(): string {
-  return `${bootId()}:${processStartTime(process.pid) ?? "?"}`;
+/** Identity string of process `pid`: "bootid:starttime" ("bootid:?" if it is already gone). */
+export function identityOf(pid: number): string {
+  return `${bootId()}:${processStartTime(pid) ?? "?"}`;
 }
 
-/** True if the process `pid` that had identity `identity` is still running. */
+/** Identity string of this process. */
+export function selfIdentity(): string {
+  return identityOf(process.pid);
+}
+
+/**
+ * Start times that differ by this many clock ticks (1/100 s) still name the same process.
+ * Under qemu-user (how the arm64 binary is smoke-tested) a process reads its own start time
+ * from qemu's emulated /proc/self/stat, a couple of ticks off what other processes read for
+ * it. The kernel hands out pids in rising order and reuses one only after pid_max others, which
+ * takes far longer than a tenth of a second, so the tolerance cannot confuse two processes.
+ */
+const START_TOLERANCE_TICKS = 10;
+
+/** Does `identity` ("bootid:starttime") name a process of this boot that started at `start`? */
+export function identityMatches(identity: string, start: string): boolean {
+  const sep = identity.lastIndexOf(":");
+  const then = identity.slice(sep + 1);
+  if (identity.slice(0, sep) !== bootId() || !/^\d+$/.test(then) || !/^\d+$/.test(start)) return false;
+  return Math.abs(Number(start) - Number(then)) <= START_TOLERANCE_TICKS;
+}
+
+/**
+ * True if the process `pid` that had identity `identity` is still running. A zombie counts as
+ * gone: it has exited and only waits for its parent to reap it.
+ */
 export function isProcessAlive(pid: number, identity: string | null): boolean {
-  const start = processStartTime(pid);
-  if (start === null) return false;
+  const st = readStat(pid);
+  if (st === null || st.state === "Z" || st.state === "X") return false;
   if (!identity) return true; // no identity recorded: assume alive, never close a live run
-  return identity === `${bootId()}:${start}`;
+  return st.start !== null && identityMatches(identity, st.start);
 }
 
 /**

@@ -5,7 +5,7 @@
 import { statSync } from "node:fs";
 import { constants } from "node:os";
 import { drain, OutputBuffer } from "../executors/capture.ts";
-import { bootId, groupHasLiveMembers, processStartTime } from "./proc.ts";
+import { bootId, groupHasLiveMembers, identityMatches, processStartTime } from "./proc.ts";
 
 export interface ProcessSpec {
   argv: string[];
@@ -50,10 +50,9 @@ export function killGroup(pgid: number, sig: NodeJS.Signals | 0): boolean {
  */
 export function killOrphanGroup(pgid: number, identity: string | null): boolean {
   if (!identity) return false;
-  const [boot, start] = identity.split(":");
-  if (boot !== bootId()) return false;
+  if (!identity.startsWith(`${bootId()}:`)) return false;
   const now = processStartTime(pgid);
-  if (now !== null && now !== start) return false; // the pid now names another process
+  if (now !== null && !identityMatches(identity, now)) return false; // the pid now names another process
   return killGroup(pgid, "SIGKILL");
 }
 
