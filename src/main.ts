@@ -43,11 +43,32 @@ function wantsDebug(argv: string[]): boolean {
   return /^(debug|trace)$/i.test(flag ?? level);
 }
 
+/**
+ * `--limit -1` would reach cac as an unknown option "-1". Join a negative number to the
+ * value-taking option before it (`--limit=-1`), so the option's own check explains the value.
+ */
+function joinNegativeValues(cli: CAC, argv: string[]): string[] {
+  const valued = new Set<string>();
+  for (const c of [cli.globalCommand, ...cli.commands]) {
+    for (const o of c.options) if (!o.isBoolean) for (const n of o.rawName.split(/[ ,]+/)) if (n.startsWith("-")) valued.add(n);
+  }
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const next = argv[i + 1];
+    if (valued.has(a) && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+}
+
 export async function main(argv: string[]): Promise<number> {
   const cli = buildCli();
   try {
     try {
-      cli.parse(argv, { run: false });
+      cli.parse(joinNegativeValues(cli, argv), { run: false });
     } catch (err) {
       throw new ConfigError(messageOf(err));
     }

@@ -339,6 +339,8 @@ describe("bad input: one line on stderr, exit 4", () => {
     [["history", "--since", "yesterday"], "--since: 'yesterday' is not a date (YYYY-MM-DD)"],
     [["history", "--since", "20250101"], "--since: '20250101' is not a date (YYYY-MM-DD)"],
     [["history", "--limit=-5"], "--limit: -5 is out of range"],
+    [["history", "--limit", "-5"], "--limit: -5 is out of range"],
+    [["logs", "mixed", "--tail", "-1"], "--tail: -1 is out of range"],
     [["history", "--limit", "ten"], "--limit: 'ten' is not a whole number"],
     [["history", "--limit", "2.5"], "--limit: '2.5' is not a whole number"],
     [["history", "--limit"], "value is missing"],
