@@ -114,22 +114,39 @@ function ratioLine(label: string, pf: Timed[], other: Timed[], otherName: string
 
 async function versusMake(n: number, label: string, graph: ReturnType<typeof layered>, makeArgs: string[], target: number) {
   const files = writeGraph(work, graph);
-  // Check once that the run really did every task, then warm the page cache for both.
+  // Check once that the run really did every task, then warm the page cache for all three.
   const db = join(work, `check-${graph.name}.db`);
   ensureOk(await timed([args.bin, "--db-path", db, "run", files.yaml], { cwd: work, env: pfEnv(work) }), "picoflow run");
   const check = new Database(db, { readonly: true });
   const ok = (check.query("SELECT count(*) AS n FROM task_executions WHERE status = 'success'").get() as { n: number }).n;
   check.close();
   if (ok !== graph.tasks.length) throw new Error(`${graph.name}: expected ${graph.tasks.length} successful tasks, found ${ok}`);
-  ensureOk(await timed(["make", "-s", ...makeArgs, "-f", files.makefile], { cwd: work }), "make");
+  const makeCmd = ["make", "-s", ...makeArgs, "-f", files.makefile];
+  const floorCmd = [await spawnProbe(), files.json];
+  ensureOk(await timed(makeCmd, { cwd: work }), "make");
+  ensureOk(await timed(floorCmd, { cwd: work }), "spawn-graph probe");
 
   const pf: Timed[] = [];
   const mk: Timed[] = [];
+  const floor: Timed[] = [];
   for (let r = 0; r < args.runs; r++) {
     pf.push(await pfRun(files.yaml, { db }));
-    mk.push(ensureOk(await timed(["make", "-s", ...makeArgs, "-f", files.makefile], { cwd: work }), "make"));
+    mk.push(ensureOk(await timed(makeCmd, { cwd: work }), "make"));
+    floor.push(ensureOk(await timed(floorCmd, { cwd: work }), "spawn-graph probe"));
   }
-  results[`workload${n}`] = ratioLine(label, pf, mk, `make ${makeArgs.join(" ")}`.trim(), target);
+  const res = ratioLine(label, pf, mk, `make ${makeArgs.join(" ")}`.trim(), target);
+  const f = median(floor.map((t) => t.seconds));
+  const o = median(mk.map((t) => t.seconds));
+  say(
+    `|   bare \`Bun.spawn\` of the same graph, nothing recorded (compiled probe) | ${ms(f)} ms (${(res.picoflowMs! / 1000 / f).toFixed(2)}× is PicoFlow's own) | ${ms(o)} ms | ${(f / o).toFixed(2)}× (the runtime's) | | |`,
+  );
+  results[`workload${n}`] = { ...res, bunFloorMs: f * 1000, bunFloorRatio: f / o };
+}
+
+let spawnProbeBin: Promise<string> | undefined;
+/** The compiled reference runner (probes/spawn-graph.ts), built once per benchmark run. */
+function spawnProbe(): Promise<string> {
+  return (spawnProbeBin ??= compileProbe("spawn-graph", join(work, "probes")));
 }
 
 async function validateCold() {

@@ -90,10 +90,12 @@ tasks:
 `;
 }
 
-export function writeGraph(dir: string, g: Graph): { yaml: string; makefile: string } {
+export function writeGraph(dir: string, g: Graph): { yaml: string; makefile: string; json: string } {
   const yaml = join(dir, `${g.name}.yaml`);
   const mk = join(dir, `${g.name}.mk`);
+  const json = join(dir, `${g.name}.json`);
   writeFileSync(yaml, workflowYaml(g));
   writeFileSync(mk, makefile(g));
-  return { yaml, makefile: mk };
+  writeFileSync(json, JSON.stringify(g));
+  return { yaml, makefile: mk, json };
 }
