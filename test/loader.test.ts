@@ -54,6 +54,13 @@ describe("schema rules", () => {
     ["an out-of-range cron field", `name: w\nschedule: "0 0 25 * * *"\ntasks:\n${shell("a")}`, []],
     ["an unknown time zone", `name: w\ntimezone: Mars/Olympus\ntasks:\n${shell("a")}`, ["wf.yaml:2:11: timezone: unknown time zone 'Mars/Olympus' (use an IANA name such as Europe/Berlin)"]],
     ["a missing dependency", `name: w\ntasks:\n${shell("a", "    depends_on: [b]\n")}`, ["wf.yaml:7:18: tasks[0].depends_on[0]: unknown task 'b'"]],
+    ["a task that is not a mapping", `name: w\ntasks:\n${shell("a")}  - a\n  - null\n`, ["wf.yaml:7:5: tasks[1]: expected a mapping, got a string", "wf.yaml:8:5: tasks[2]: expected a mapping, got null"]],
+    ["a config that is a list", "name: w\ntasks:\n  - name: a\n    type: ssh\n    config: []\n", ["wf.yaml:5:13: tasks[0].config: expected a mapping, got a list"]],
+    ["a number too large to be an integer: one message", `name: w\nconfig:\n  max_parallel: 99999999999999999999\ntasks:\n${shell("a")}`, ["wf.yaml:3:17: config.max_parallel: must be an integer from 1 to 256, got number 100000000000000000000"]],
+    ["NaN and infinity shown as such", `name: w\nconfig:\n  retry_default: .nan\ntasks:\n${shell("a", "    timeout: 1e400\n")}`, ["wf.yaml:3:18: config.retry_default: must be an integer from 0 to 100, got number NaN", "wf.yaml:9:14: tasks[0].timeout: must be an integer from 0 to 86400, got number Infinity"]],
+    ["a suggestion only from the task type's own keys", "name: w\ntasks:\n  - name: a\n    type: http\n    config: {url: 'http://x', method: get, comand: x, mehtod: y}\n", ["wf.yaml:5:44: tasks[0].config.comand: unknown key", "wf.yaml:5:55: tasks[0].config.mehtod: unknown key (did you mean 'method'?)"]],
+    ["two YAML documents", `name: w\ntasks:\n${shell("a")}---\nname: x\n`, ["wf.yaml:7:1: a workflow file holds one YAML document; a second one starts here ('---')"]],
+    ["graph problems beside a task without a name", "name: w\ntasks:\n  - type: shell\n    config: {command: x}\n  - name: b\n    type: shell\n    depends_on: [b]\n    config: {command: x}\n  - name: b\n    type: shell\n    config: {command: x}\n", ["wf.yaml:3:5: tasks[0].name: required", "wf.yaml:7:18: tasks[1].depends_on[0]: task 'b' depends on itself", "wf.yaml:9:11: tasks[2].name: duplicate task name 'b' (first defined at tasks[1])"]],
   ];
   for (const [name, yaml, expected] of cases) {
     if (name === "an out-of-range cron field") {
@@ -212,7 +219,7 @@ describe("files", () => {
   });
   test("a file over 1 MiB is refused before parsing", () => {
     writeFileSync(`${sb.dir}/big.yaml`, `name: w\n# ${"x".repeat(1024 * 1024)}\n`);
-    expect(() => load(`${sb.dir}/big.yaml`)).toThrow(`${sb.dir}/big.yaml: file is 1.0 MiB; a workflow file may be at most 1 MiB`);
+    expect(() => load(`${sb.dir}/big.yaml`)).toThrow(`${sb.dir}/big.yaml: file is 1048587 bytes; a workflow file may be at most 1048576 bytes (1 MiB)`);
   });
   test("more than 1000 tasks is refused", () => {
     const tasks = Array.from({ length: 1001 }, (_, i) => `  - {name: t${i}, type: shell, config: {command: /bin/true}}`).join("\n");

@@ -240,7 +240,7 @@ tasks:
     const [long] = attemptsOf(run!.id);
     expect(long).toMatchObject({ status: "failed", error_message: "interrupted by SIGINT" });
     expect(rows(sb.db, "SELECT reason FROM skipped_tasks WHERE workflow_execution_id = ?", run!.id)).toEqual([
-      { reason: "skipped: upstream 'long' failed" },
+      { reason: "not started: run interrupted by SIGINT" },
     ]);
     const stderr = await new Response(p.stderr).text();
     expect(stderr).toContain("picoflow: workflow 'interrupted' interrupted by SIGINT");

@@ -210,7 +210,8 @@ describe("failures", () => {
     expect(s.interrupted).toBe("SIGTERM");
     expect(s.tasks.map((t) => [t.name, t.status, t.error ?? t.reason])).toEqual([
       ["long", "failed", "interrupted by SIGTERM"],
-      ["after", "skipped", "skipped: upstream 'long' failed"],
+      // 'long' did not fail on its own: the interrupt stopped it, and 'after' with it.
+      ["after", "skipped", "not started: run interrupted by SIGTERM"],
     ]);
     expect(r.recorder.finish?.error).toBe("interrupted by SIGTERM");
   });

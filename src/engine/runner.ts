@@ -50,6 +50,8 @@ export interface TaskSummary {
   reason?: string;
   /** A failure tolerated by continue_on_failure. */
   tolerated: boolean;
+  /** Its last attempt was stopped by the run's interrupt, not by a failure of its own. */
+  interrupted?: boolean;
 }
 
 export interface RunSummary {
@@ -155,6 +157,7 @@ export async function runWorkflow(wf: Workflow, opts: RunOptions): Promise<RunSu
       if (stopAll.signal.aborted) break;
     }
     const status: FinalTaskStatus = last ? (last.status === "success" ? "success" : last.status) : "skipped";
+    const interrupted = status !== "success" && status !== "skipped" && (stopAll.signal.reason as StopReason | undefined)?.kind === "interrupt";
     return {
       name: task.name,
       status,
@@ -164,6 +167,7 @@ export async function runWorkflow(wf: Workflow, opts: RunOptions): Promise<RunSu
       error: last?.error,
       reason: last ? undefined : "not started: run interrupted",
       tolerated: status !== "success" && task.continueOnFailure,
+      interrupted,
     };
   };
 
@@ -255,7 +259,7 @@ export async function runWorkflow(wf: Workflow, opts: RunOptions): Promise<RunSu
                 for (const d of dependants[i]!) if (--waiting[d]! === 0) insertSorted(ready, d);
               } else if (s.status !== "skipped") {
                 halted = true;
-                firstFailure ??= wf.tasks[i]!.name;
+                if (!s.interrupted) firstFailure ??= wf.tasks[i]!.name;
               }
             },
             (err) => {
@@ -280,13 +284,14 @@ export async function runWorkflow(wf: Workflow, opts: RunOptions): Promise<RunSu
   const interruptedBy = interrupted?.kind === "interrupt" ? interrupted.signal : undefined;
   const skipped: { task: string; reason: string }[] = [];
   // Reasons for tasks that never started, in declaration order: upstream failures propagate.
+  // A task the interrupt stopped did not fail on its own: its dependants were interrupted.
   const upstream = new Map<number, string>();
   wf.tasks.forEach((t, i) => {
     if (summaries[i] && summaries[i]!.status !== "skipped") return;
     let reason: string;
     const failedDep = t.dependsOn.map((d) => index.get(d)!).find((j) => {
       const s = summaries[j];
-      return (s && s.status !== "success" && s.status !== "skipped" && !s.tolerated) || upstream.has(j);
+      return (s && s.status !== "success" && s.status !== "skipped" && !s.tolerated && !s.interrupted) || upstream.has(j);
     });
     if (failedDep !== undefined) {
       const root = upstream.get(failedDep) ?? wf.tasks[failedDep]!.name;

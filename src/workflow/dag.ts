@@ -13,9 +13,10 @@ export interface DagProblem {
 
 /**
  * Every structural problem in one pass: duplicate names, a task depending on itself, a
- * dependency listed twice, unknown dependencies, and each cycle with its path.
+ * dependency listed twice, unknown dependencies (unless `unknownDependencies` is false, for a
+ * graph known to be incomplete), and each cycle with its path.
  */
-export function checkDag(nodes: readonly DagNode[]): DagProblem[] {
+export function checkDag(nodes: readonly DagNode[], opts: { unknownDependencies?: boolean } = {}): DagProblem[] {
   const problems: DagProblem[] = [];
   const firstIndex = new Map<string, number>();
   nodes.forEach((n, i) => {
@@ -41,7 +42,7 @@ export function checkDag(nodes: readonly DagNode[]): DagProblem[] {
       }
       const j = firstIndex.get(dep);
       if (j === undefined) {
-        problems.push({ path: at, message: `unknown task '${dep}'${suggest(dep, firstIndex.keys())}` });
+        if (opts.unknownDependencies !== false) problems.push({ path: at, message: `unknown task '${dep}'${suggest(dep, firstIndex.keys())}` });
         return;
       }
       edges[i]!.push(j);

@@ -59,7 +59,7 @@ export function readWorkflowText(file: string): string {
     throw ioProblem(file, err);
   }
   if (size > MAX_FILE_BYTES) {
-    throw new ValidationError([`${file}: file is ${(size / 1048576).toFixed(1)} MiB; a workflow file may be at most 1 MiB`]);
+    throw new ValidationError([`${file}: file is ${size} bytes; a workflow file may be at most ${MAX_FILE_BYTES} bytes (1 MiB)`]);
   }
   let bytes: Buffer;
   try {
@@ -101,7 +101,7 @@ export function parseWorkflow(text: string, file: string, opts: LoadOptions): Wo
   };
 
   if (doc.errors.length) {
-    throw new ValidationError(doc.errors.map((e) => `${where(e.pos[0])}: ${firstLine(e.message)}`));
+    throw new ValidationError(doc.errors.map((e) => `${where(e.pos[0])}: ${yamlMessage(e)}`));
   }
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
     throw new ValidationError([`${file}: file is empty; a workflow needs at least 'name' and 'tasks'`]);
@@ -159,19 +159,20 @@ function checkAndBuild(
       const type = (t as { type?: unknown } | null)?.type;
       const config = (t as { config?: unknown } | null)?.config;
       if (typeof type === "string" && (TASK_TYPES as readonly string[]).includes(type) && config !== undefined) {
-        const c = taskConfigSchemas[type as TaskType].safeParse(config);
-        if (!c.success) problems.push(...fromZod(c.error, [...at, "config"]));
+        const schema = taskConfigSchemas[type as TaskType];
+        const c = schema.safeParse(config);
+        if (!c.success) problems.push(...fromZod(c.error, [...at, "config"], Object.keys(schema.shape)));
       }
       if (parsed.success) tasks.push({ raw: parsed.data, index: i });
     });
   }
 
-  // Graph checks need every task's name (else "unknown task" could be a false alarm); they
-  // run even when other fields are wrong, so one pass shows every problem.
+  // Graph checks run even when other fields are wrong, so one pass shows every problem. A
+  // task without a name may be the one a dependency means: then unknown names are not reported.
   const nodes = Array.isArray(data.tasks) ? data.tasks.map(graphNode) : [];
-  if (nodes.length && nodes.every((n) => n !== null)) {
-    for (const p of checkDag(nodes)) problems.push({ path: ["tasks", ...p.path], message: p.message });
-  }
+  const complete = nodes.every((n) => n !== null);
+  const named = nodes.map((n, i) => n ?? { name: `\u0000${i}`, dependsOn: [] });
+  for (const p of checkDag(named, { unknownDependencies: complete })) problems.push({ path: ["tasks", ...p.path], message: p.message });
 
   if (problems.length) {
     if (!at) return null;
@@ -282,12 +283,18 @@ export function expandHome(p: string, home: string): string {
   return p;
 }
 
-function fromZod(error: z.ZodError, prefix: Path): Problem[] {
+/** Zod issues as problems; `keys` are the keys a mapping at `prefix` may have (for suggestions). */
+function fromZod(error: z.ZodError, prefix: Path, keys?: string[]): Problem[] {
   const out: Problem[] = [];
+  const seen = new Set<string>();
   for (const issue of error.issues) {
     const path = [...prefix, ...(issue.path as Path)];
+    // One value can break two rules with one message (1e20 is neither an integer nor in range).
+    const key = `${path.join("\u0000")}\u0001${issue.message}`;
+    if (seen.has(key)) continue;
+    seen.add(key);
     if (issue.code === "unrecognized_keys") {
-      const known = knownKeys(path);
+      const known = issue.path.length === 0 && keys ? keys : knownKeys(path);
       for (const key of issue.keys) {
         out.push({ path: [...path, key], message: `unknown key${suggest(key, known)}`, atKey: true });
       }
@@ -307,7 +314,6 @@ function knownKeys(path: Path): string[] {
   if (path.length === 0) return shape(workflowSchema);
   if (path.length === 1 && path[0] === "config") return ["max_parallel", "retry_default", "timeout_default"];
   if (path.length === 2 && path[0] === "tasks") return shape(taskSchema);
-  if (path.length === 3 && path[2] === "config") return [...new Set(Object.values(taskConfigSchemas).flatMap(shape))];
   return [];
 }
 
@@ -334,6 +340,12 @@ function formatPath(path: Path): string {
   let s = "";
   for (const p of path) s += typeof p === "number" ? `[${p}]` : s ? `.${p}` : p;
   return s || "(top level)";
+}
+
+/** The yaml package's message, in our words where it speaks of its own API. */
+function yamlMessage(e: { code: string; message: string }): string {
+  if (e.code === "MULTIPLE_DOCS") return "a workflow file holds one YAML document; a second one starts here ('---')";
+  return firstLine(e.message);
 }
 
 function firstLine(s: string): string {

@@ -10,12 +10,15 @@ function describe(v: unknown): string {
   if (Array.isArray(v)) return "a list";
   if (typeof v === "object") return "a mapping";
   if (typeof v === "string") return "a string";
-  return `${typeof v} ${JSON.stringify(v)}`;
+  // String(), not JSON.stringify: NaN and Infinity (YAML .nan, .inf, 1e400) are not "null".
+  return `${typeof v} ${String(v)}`;
 }
 
 /** "required" when missing, otherwise "expected X, got Y". */
 const typeError = (expected: string) => (iss: { input?: unknown }) =>
   iss.input === undefined ? "required" : `expected ${expected}, got ${describe(iss.input)}`;
+
+const mapping = { error: typeError("a mapping") };
 
 const int = (min: number, max: number) => {
   const error = (iss: { input?: unknown }) =>
@@ -32,9 +35,7 @@ const name = () =>
   });
 
 const stringMap = (keyPattern: RegExp, keyRule: string) =>
-  z.record(str().regex(keyPattern, { error: keyRule }), str("a string (quote numbers and booleans)"), {
-    error: typeError("a mapping"),
-  });
+  z.record(str().regex(keyPattern, { error: keyRule }), str("a string (quote numbers and booleans)"), mapping);
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
@@ -48,7 +49,7 @@ export const shellConfigSchema = z.strictObject({
   args: z.array(str("a string (quote numbers and booleans)"), { error: typeError("a list of strings") }).optional(),
   workdir: absolutePath("workdir").optional(),
   env: stringMap(ENV_NAME, "environment variable names are letters, digits and '_', not starting with a digit").optional(),
-});
+}, mapping);
 
 export const sshConfigSchema = z.strictObject({
   host: nonEmpty().regex(/^[^\s/@]+$/, { error: "must be a hostname or IP address" }),
@@ -61,7 +62,7 @@ export const sshConfigSchema = z.strictObject({
     })
     .optional(),
   timeout: int(1, 3600).optional(),
-});
+}, mapping);
 
 function checkUrl(u: string, ctx: z.core.$RefinementCtx<string>) {
   let url: URL;
@@ -89,14 +90,14 @@ export const httpConfigSchema = z.strictObject({
       str("a string (quote numbers and booleans)").refine((v) => !/[\r\n\0]/.test(v), {
         error: "header values must not contain line breaks",
       }),
-      { error: typeError("a mapping") },
+      mapping,
     )
     .optional(),
   body: z
     .union([z.record(z.string(), z.unknown()), z.array(z.unknown())], { error: typeError("a mapping or a list (sent as JSON)") })
     .optional(),
   timeout: int(1, 3600).optional(),
-}).superRefine((c, ctx) => {
+}, mapping).superRefine((c, ctx) => {
   // fetch (and most servers) refuse a body on GET and HEAD: say so at validate time.
   if (c.body !== undefined && /^(get|head)$/i.test(c.method)) {
     ctx.addIssue({ code: "custom", path: ["body"], message: `a ${c.method.toUpperCase()} request cannot have a body (use POST, PUT or PATCH)` });
@@ -118,7 +119,7 @@ export const taskSchema = z.strictObject({
   retry: int(0, 100).optional(),
   timeout: int(0, 86400).optional(),
   continue_on_failure: z.boolean({ error: typeError("true or false") }).optional(),
-});
+}, mapping);
 
 /** Six fields, `sec min hour day month dayofweek`, checked by croner. Returns an error or null. */
 export function cronProblem(expr: string, timezone?: string): string | null {
@@ -165,7 +166,7 @@ export const workflowSchema = z.strictObject({
         retry_default: int(0, 100).optional(),
         timeout_default: int(0, 86400).optional(),
       },
-      { error: typeError("a mapping") },
+      mapping,
     )
     .optional(),
   tasks: z
