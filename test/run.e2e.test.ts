@@ -288,9 +288,11 @@ tasks:
 
   test("a run whose process was killed with -9 is closed by the next run, with the reason", async () => {
     const pidFile = `${sb.dir}/k9.pid`;
-    const file = wf("killed", sh("long", `echo $$$$ > ${pidFile}; sleep 30`));
+    const file = wf("killed", sh("long", `echo before the crash; echo $$$$ > ${pidFile}; sleep 30`));
     const p = spawnCli(sb, ["run", file]);
     const taskPid = await waitFor(() => (existsSync(pidFile) && Number(readFileSync(pidFile, "utf8"))) || 0, 10_000, "task start");
+    // Its first line has reached the database as live output (for logs --follow).
+    await waitFor(() => rows<{ n: number }>(sb.db, "SELECT count(*) AS n FROM task_output_chunks")[0]!.n > 0, 10_000, "live output");
     p.kill("SIGKILL");
     await p.exited;
     // The task outlived its killed parent; the next run stops what is left of it.
@@ -298,7 +300,16 @@ tasks:
     expect(r.code).toBe(0);
     const [run] = runsOf("killed");
     expect(run).toMatchObject({ status: "failed", error_message: `interrupted: process ${p.pid} is gone` });
-    expect(attemptsOf(run!.id)[0]).toMatchObject({ status: "failed", error_message: `interrupted: process ${p.pid} is gone` });
+    // What it printed before the crash is kept; when it died is unknown, so no duration.
+    expect(attemptsOf(run!.id)[0]).toMatchObject({
+      status: "failed",
+      error_message: `interrupted: process ${p.pid} is gone`,
+      stdout: "before the crash\n",
+      duration_seconds: null,
+    });
+    expect(run!.duration_seconds).toBeNull();
+    expect(run!.finished_at).not.toBeNull();
+    expect(rows(sb.db, "SELECT * FROM task_output_chunks")).toEqual([]);
     await waitFor(() => !alive(taskPid), 5_000, "orphaned task to be stopped");
   });
 });

@@ -177,27 +177,33 @@ export function recoverOrphans(
 ): string[] {
   try {
     const open = db
-      .query(`SELECT id, owner_pid, owner_identity, started_at FROM workflow_executions WHERE status IN ('pending', 'running')`)
-      .all() as { id: string; owner_pid: number | null; owner_identity: string | null; started_at: string }[];
+      .query(`SELECT id, owner_pid, owner_identity FROM workflow_executions WHERE status IN ('pending', 'running')`)
+      .all() as { id: string; owner_pid: number | null; owner_identity: string | null }[];
     const dead = open.filter((r) => r.owner_pid === null || !isAlive(r.owner_pid, r.owner_identity));
     if (!dead.length) return [];
     const ts = now();
+    const unfinishedOf = db.query(
+      `SELECT id, pid, pid_identity FROM task_executions WHERE workflow_execution_id = ? AND status IN ('pending', 'running', 'retrying')`,
+    );
+    const chunksOf = db.query(`SELECT stream, data FROM task_output_chunks WHERE task_execution_id = ? ORDER BY id`);
     db.transaction(() => {
       for (const r of dead) {
-        if (onLeftover) {
-          const procs = db
-            .query(`SELECT pid, pid_identity FROM task_executions WHERE workflow_execution_id = ? AND pid IS NOT NULL AND status IN ('pending', 'running', 'retrying')`)
-            .all(r.id) as { pid: number; pid_identity: string | null }[];
-          for (const p of procs) onLeftover(p.pid, p.pid_identity);
-        }
         const reason = r.owner_pid === null ? "interrupted: owner unknown" : `interrupted: process ${r.owner_pid} is gone`;
-        const duration = (Date.parse(ts) - Date.parse(r.started_at)) / 1000;
-        db.run(
-          `UPDATE task_executions SET status = 'failed', finished_at = ?, error_message = ?,
-             duration_seconds = (julianday(?) - julianday(started_at)) * 86400
-           WHERE workflow_execution_id = ? AND status IN ('pending', 'running', 'retrying')`,
-          [ts, reason, ts, r.id],
-        );
+        const unfinished = unfinishedOf.all(r.id) as { id: string; pid: number | null; pid_identity: string | null }[];
+        for (const a of unfinished) {
+          if (onLeftover && a.pid !== null) onLeftover(a.pid, a.pid_identity);
+          // The output it had written for `logs --follow` is all that is left of the attempt:
+          // keep it as its stdout/stderr. When the owner died is unknown (the crash is only
+          // found now), so the duration stays NULL rather than running up to this moment.
+          const out = { stdout: "", stderr: "" };
+          for (const c of chunksOf.all(a.id) as { stream: "stdout" | "stderr"; data: string }[]) out[c.stream] += c.data;
+          db.run(
+            `UPDATE task_executions SET status = 'failed', finished_at = ?, error_message = ?, duration_seconds = NULL,
+               stdout = coalesce(stdout, ?), stderr = coalesce(stderr, ?)
+             WHERE id = ?`,
+            [ts, reason, out.stdout, out.stderr, a.id],
+          );
+        }
         db.run(
           `DELETE FROM task_output_chunks WHERE task_execution_id IN
              (SELECT id FROM task_executions WHERE workflow_execution_id = ?)`,
@@ -213,9 +219,9 @@ export function recoverOrphans(
           )
           .get(r.id) as { ok: number; bad: number };
         db.run(
-          `UPDATE workflow_executions SET status = 'failed', finished_at = ?, duration_seconds = ?,
+          `UPDATE workflow_executions SET status = 'failed', finished_at = ?, duration_seconds = NULL,
              successful_tasks = ?, failed_tasks = ?, error_message = ? WHERE id = ?`,
-          [ts, duration, counts.ok, counts.bad, reason, r.id],
+          [ts, counts.ok, counts.bad, reason, r.id],
         );
       }
     }).immediate();
