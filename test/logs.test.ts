@@ -101,7 +101,8 @@ test("a run whose process died: --follow stops instead of waiting forever", asyn
     const r = await cli(sb, ["logs", "orphan", "--follow", "--tail", "1"]);
     expect(r.code).toBe(0);
     expect(r.stderr).toContain("stopped following: the process running this execution is gone");
-    expect(r.stdout).toContain("is still running");
+    expect(r.stdout).toMatch(/is recorded as running, but the process running it is gone; the next 'picoflow run' or 'daemon start' marks it failed\n$/);
+    expect(r.stdout).not.toContain("--follow keeps watching");
   } finally {
     run.kill("SIGKILL");
     await run.exited;

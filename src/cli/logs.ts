@@ -57,7 +57,7 @@ async function logsCommand(positional: unknown, opts: LogsOptions): Promise<void
         ctx.log.warn("stopped following: the process running this execution is gone", { execution_id: runId });
       }
     }
-    view.finish(state === "ended");
+    view.finish(state);
   });
 }
 
@@ -147,7 +147,8 @@ class LogView {
   }
 
   /** After the last poll: say which tasks never started (or wait), and how the run ended. */
-  finish(ended: boolean): void {
+  finish(state: "live" | "ended" | "abandoned"): void {
+    const ended = state === "ended";
     const started = new Set([...this.attempts.values()].map((a) => a.row.task_name));
     const waiting = this.names.filter((n) => !started.has(n) && (this.task === undefined || n === this.task));
     for (const n of waiting) {
@@ -155,7 +156,11 @@ class LogView {
       this.line(this.c("dim", `--- ${n}: ${why}`));
     }
     const status = this.c(statusColour(this.runStatus), this.runStatus);
-    this.line(ended ? `Execution ${this.runId}: ${status}` : `Execution ${this.runId} is still ${status} (--follow keeps watching)`);
+    if (ended) this.line(`Execution ${this.runId}: ${status}`);
+    else if (state === "abandoned") {
+      // Recorded as running, but nobody runs it: the next run or daemon start closes it.
+      this.line(`Execution ${this.runId} is recorded as ${status}, but the process running it is gone; the next 'picoflow run' or 'daemon start' marks it failed`);
+    } else this.line(`Execution ${this.runId} is still ${status} (--follow keeps watching)`);
   }
 
   private printAttempt(s: LiveAttempt, first: boolean): void {
