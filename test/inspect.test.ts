@@ -4,7 +4,7 @@
 
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, writeFileSync } from "node:fs";
+import { existsSync, rmSync, writeFileSync } from "node:fs";
 import { openDatabase } from "../src/store/db.ts";
 import { recordSkippedRun, writeDaemonState } from "../src/store/daemon-state.ts";
 import { selfIdentity } from "../src/sys/proc.ts";
@@ -195,6 +195,32 @@ describe("stats", () => {
     expect(task("slow")).toMatchObject({ attempts: 2, retries: 1, timeouts: 2 });
     expect(task("ok")).toMatchObject({ runs: 1, success: 1, success_rate: 100 });
     expect(task("after")).toBeUndefined();
+  });
+
+  test("a task still running in a run going on is not counted as a failure", async () => {
+    const s = sandbox();
+    try {
+      const marker = `${s.dir}/go`;
+      const file = s.workflow(
+        `name: inflight\ntasks:\n  - name: wait\n    type: shell\n    config: { command: /bin/sh, args: ["-c", "while [ ! -e ${marker} ]; do sleep 0.05; done"] }\n`,
+      );
+      writeFileSync(marker, "");
+      expect((await cli(s, ["run", file])).code).toBe(0);
+      rmSync(marker);
+      const p = spawnCli(s, ["run", file]);
+      try {
+        await waitFor(() => rows(s.db, "SELECT 1 FROM task_executions WHERE status = 'running'").length > 0, 20_000, "the second run's task");
+        const r = await cli(s, ["stats", "--format", "json"]);
+        const [w] = JSON.parse(r.stdout);
+        expect(w).toMatchObject({ runs: 2, success: 1, running: 1, success_rate: 100 });
+        expect(w.tasks[0]).toMatchObject({ task_name: "wait", runs: 2, success: 1, running: 1, success_rate: 100 });
+      } finally {
+        writeFileSync(marker, "");
+        expect(await p.exited).toBe(0);
+      }
+    } finally {
+      s.cleanup();
+    }
   });
 
   test("table fits 80 columns; --period and the positional workflow", async () => {

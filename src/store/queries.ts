@@ -98,6 +98,9 @@ export interface TaskStats {
   runs: number;
   /** Runs in which it (finally) succeeded. */
   success: number;
+  /** Runs of it not decided yet: in a run still going, and not succeeded so far. */
+  running: number;
+  /** success / (runs - running): a task still being retried is not a failure yet. */
   success_rate: number | null;
   attempts: number;
   /** Attempts beyond the first of each run. */
@@ -314,6 +317,8 @@ export class History {
              -- ends its retries): plain sums, no COUNT(DISTINCT) sorts.
              SUM(te.attempt = 1) AS runs,
              SUM(te.status = 'success') AS success,
+             SUM(te.attempt = 1 AND we.status IN ('pending', 'running'))
+               - SUM(te.status = 'success' AND we.status IN ('pending', 'running')) AS running,
              COUNT(*) AS attempts,
              SUM(te.status = 'timeout') AS timeouts,
              AVG(CASE WHEN te.finished_at IS NOT NULL THEN te.duration_seconds END) AS avg_duration,
@@ -345,7 +350,8 @@ export class History {
           task_name: t.task_name,
           runs: t.runs,
           success: t.success,
-          success_rate: rate(t.success, t.runs),
+          running: t.running,
+          success_rate: rate(t.success, t.runs - t.running),
           attempts: t.attempts,
           retries: t.attempts - t.runs,
           timeouts: t.timeouts,
