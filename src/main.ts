@@ -31,8 +31,14 @@ function buildCli(): CAC {
   registerWorkflow(cli);
   registerDaemon(cli);
   cli.help();
-  cli.version(VERSION, "-V, --version");
+  // Not cac's version(): it prints Node's version as the runtime's ("bun-v26.3.0" under Bun 1.4.5).
+  cli.option("-V, --version", "Display version number");
   return cli;
+}
+
+/** `picoflow 0.1.0 (linux-arm64, Bun 1.4.5)`. */
+function versionLine(): string {
+  return `picoflow ${VERSION} (${process.platform}-${process.arch}, Bun ${Bun.version})\n`;
 }
 
 /** Stack traces only when the user asked for debug logs. */
@@ -72,9 +78,15 @@ export async function main(argv: string[]): Promise<number> {
     } catch (err) {
       throw new ConfigError(messageOf(err));
     }
-    if (cli.options.help || cli.options.version) return 0;
+    if (cli.options.help) return 0;
+    if (cli.options.version) {
+      process.stdout.write(versionLine());
+      return 0;
+    }
     if (!cli.matchedCommand) {
       if (cli.args.length === 0) {
+        // Only options, no command: `picoflow --db-path status` took "status" as the path.
+        if (argv.length > 2) throw new ConfigError("no command given (see 'picoflow --help')");
         cli.outputHelp();
         return 0;
       }

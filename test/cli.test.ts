@@ -27,7 +27,7 @@ describe("global flags", () => {
     for (const flag of ["--version", "-V"]) {
       const r = await cli(sb, [flag]);
       expect(r.code).toBe(0);
-      expect(r.stdout).toContain(pkg.version);
+      expect(r.stdout).toBe(`picoflow ${pkg.version} (${process.platform}-${process.arch}, Bun ${Bun.version})\n`);
     }
   });
 
@@ -43,6 +43,8 @@ describe("global flags", () => {
       [["run", good, "--bogus"], "picoflow: Unknown option `--bogus`"],
       [["run"], "picoflow: missing required args for command `run <workflow_file>`"],
       [["--log-level", "loud", "validate", good], "picoflow: --log-level: 'loud' is not one of error, warn, info, debug, trace"],
+      // The option took the command as its value: nothing is left to run.
+      [["--db-path", "status"], "picoflow: no command given (see 'picoflow --help')"],
     ];
     for (const [args, message] of cases) {
       const r = await cli(sb, args);
