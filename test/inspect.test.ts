@@ -4,12 +4,14 @@
 
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { existsSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { openDatabase } from "../src/store/db.ts";
 import { recordSkippedRun, writeDaemonState } from "../src/store/daemon-state.ts";
 import { selfIdentity } from "../src/sys/proc.ts";
 import { loadWorkflow } from "../src/workflow/load.ts";
-import { cli, FAST_CONFIG, rows, sandbox, spawnCli, waitFor, type Sandbox } from "./helpers.ts";
+import { cli, FAST_CONFIG, picoflowCommand, rows, sandbox, spawnCli, waitFor, type Sandbox } from "./helpers.ts";
 
 // These spawn the real CLI (and wait for real runs): more than bun's 5 s default per test.
 setDefaultTimeout(60_000);
@@ -389,6 +391,51 @@ describe("bad input: one line on stderr, exit 4", () => {
       expect(r.stderr).toContain(message);
     });
   }
+});
+
+describe("a database in a directory the reader cannot write", () => {
+  test("is read as it is; with a writer's -wal file beside it, exit 6 says why", async () => {
+    // A reader of a WAL database creates its -shm file beside it. Root may write anywhere,
+    // so as root the reader runs as nobody (setpriv) over a root-owned 0755 directory.
+    const dir = mkdtempSync(join(tmpdir(), "picoflow-readonly-"));
+    try {
+      chmodSync(dir, 0o755);
+      const db = join(dir, "copy.db");
+      const wf = join(dir, "good.yaml");
+      writeFileSync(wf, GOOD);
+      expect((await cli(sb, ["--db-path", db, "run", wf])).code).toBe(0);
+      expect(existsSync(`${db}-shm`) || existsSync(`${db}-wal`)).toBe(false);
+      chmodSync(db, 0o644);
+      const asReader = process.getuid?.() === 0 ? ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] : [];
+      if (!asReader.length) chmodSync(dir, 0o555);
+      const read = async () => {
+        const p = Bun.spawn([...asReader, ...picoflowCommand(), "--db-path", db, "history", "--format", "json"], {
+          cwd: tmpdir(),
+          env: { ...sb.env, HOME: tmpdir() },
+          stdin: "ignore",
+          stdout: "pipe",
+          stderr: "pipe",
+        });
+        const [stdout, stderr, code] = await Promise.all([new Response(p.stdout).text(), new Response(p.stderr).text(), p.exited]);
+        return { stdout, stderr, code };
+      };
+      let r = await read();
+      expect(r.stderr).toBe("");
+      expect(r.code).toBe(0);
+      expect(JSON.parse(r.stdout).map((x: any) => x.workflow_name)).toEqual(["good"]);
+      expect(readdirSync(dir).sort()).toEqual(["copy.db", "good.yaml"]);
+
+      chmodSync(dir, 0o755);
+      writeFileSync(`${db}-wal`, "");
+      if (!asReader.length) chmodSync(dir, 0o555);
+      r = await read();
+      expect(r.code).toBe(6);
+      expect(r.stderr).toBe(`picoflow: ${db}: cannot read it: SQLite needs to create ${db}-shm beside it, and ${dir} is not writable by this user\n`);
+    } finally {
+      chmodSync(dir, 0o755);
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
 
 describe("damaged or missing databases: exit 6, nothing written", () => {

@@ -2,7 +2,7 @@
 // foreign keys; migrations are gated on PRAGMA user_version inside BEGIN IMMEDIATE, so a
 // `run` and the daemon can open the same new file at the same moment.
 
-import { Database } from "bun:sqlite";
+import { constants, Database } from "bun:sqlite";
 import { closeSync, existsSync, openSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { DatabaseError } from "../errors.ts";
@@ -119,20 +119,42 @@ export interface OpenOptions {
 /** Open (and for writers, create and migrate) the database at `path`. Throws DatabaseError. */
 export function openDatabase(path: string, opts: OpenOptions = {}): Database {
   const abs = resolve(path);
-  if (opts.readonly) {
-    if (!existsSync(abs)) throw new DatabaseError(`${path}: no database here yet (nothing has run with this --db-path)`);
-  } else {
+  if (!opts.readonly) {
     prepareFile(path, abs);
+    return connect(path, abs, false, false);
   }
+  if (!existsSync(abs)) throw new DatabaseError(`${path}: no database here yet (nothing has run with this --db-path)`);
+  try {
+    return connect(path, abs, true, false);
+  } catch (err) {
+    // A WAL reader needs the -shm file beside the database, and creates it if it is missing:
+    // in a directory the user cannot write (a copy of a database, a backup) that fails.
+    // Without a -wal file no writer is at work, so the file can be read as it is.
+    if (!(err instanceof DatabaseError) || !/read-only|unable to open/.test(err.message)) throw err;
+    if (existsSync(`${abs}-wal`)) {
+      throw new DatabaseError(`${path}: cannot read it: SQLite needs to create ${abs}-shm beside it, and ${dirname(abs)} is not writable by this user`);
+    }
+    return connect(path, abs, true, true);
+  }
+}
+
+/**
+ * One connection with the pragmas every connection gets. `immutable`: read the file as it is,
+ * without WAL's shared-memory file (only when no writer can be at work; see openDatabase).
+ */
+function connect(path: string, abs: string, readonly: boolean, immutable: boolean): Database {
   let db: Database;
   try {
-    db = new Database(abs, opts.readonly ? { readonly: true } : { create: true, readwrite: true });
+    if (immutable) {
+      const uri = `file:${encodeURI(abs).replace(/[?#]/g, (c) => `%${c.charCodeAt(0).toString(16)}`)}?immutable=1`;
+      db = new Database(uri, constants.SQLITE_OPEN_READONLY | constants.SQLITE_OPEN_URI);
+    } else db = new Database(abs, readonly ? { readonly: true } : { create: true, readwrite: true });
   } catch (err) {
     throw new DatabaseError(`${path}: cannot open database: ${(err as Error).message}`);
   }
   try {
     db.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
-    if (!opts.readonly) {
+    if (!readonly) {
       // Must come before the first table is created (and before WAL writes the header) to
       // take effect; on an existing file it is a no-op. Lets retention give space back with
       // PRAGMA incremental_vacuum (store/retention.ts).
@@ -142,7 +164,7 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Database {
       db.run("PRAGMA synchronous = NORMAL");
     }
     db.run("PRAGMA foreign_keys = ON");
-    if (opts.readonly) checkReadable(db, path);
+    if (readonly) checkReadable(db, path);
     else migrate(db, path);
   } catch (err) {
     db.close();
