@@ -640,6 +640,7 @@ describe("metrics and health", () => {
       expect(health.status).toBe("ok");
       expect(health.pid).toBe(d.pid);
       expect(health.workflows.map((w: any) => [w.name, w.schedule])).toEqual([["measured", "* * * * * *"]]);
+      expect(health.workflows[0].next_run).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
       const st = await cli(s, ["daemon", "status"]);
       expect(st.stdout).toContain(`Metrics:   ${url}\n`);
     } finally {

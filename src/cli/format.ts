@@ -60,3 +60,9 @@ export function statusColour(status: string): Colour {
   if (status === "skipped") return "dim";
   return "red";
 }
+
+/** Seconds since `startedAt` (ISO 8601), for a run or attempt still going. */
+export function elapsed(startedAt: string): number | null {
+  const t = Date.parse(startedAt);
+  return Number.isNaN(t) ? null : Math.max(0, (Date.now() - t) / 1000);
+}

@@ -4,7 +4,7 @@ import type { CAC } from "cac";
 import { ConfigError } from "../errors.ts";
 import type { ExecutionRow } from "../store/queries.ts";
 import { createContext, type GlobalOptions } from "./context.ts";
-import { formatDuration, localTime, paint, statusColour, table } from "./format.ts";
+import { elapsed, formatDuration, localTime, paint, statusColour, table } from "./format.ts";
 import { dateOption, formatOption, intOption, requireWorkflow, shortId, textOption, toJson, withHistory, workflowOption } from "./read.ts";
 
 /** Statuses a run can be recorded with ("skipped": a scheduled trigger that overlapped a running run). */
@@ -67,7 +67,7 @@ function formatHistory(runs: ExecutionRow[], tty: boolean): string {
       localTime(r.started_at),
       shortId(r.id),
       c(statusColour(r.status), r.status),
-      formatDuration(r.duration_seconds),
+      formatDuration(live ? elapsed(r.started_at) : r.duration_seconds),
       r.status === "skipped" ? "-" : `${live ? "-" : (r.successful_tasks ?? 0)}/${r.total_tasks}`,
       r.workflow_name,
     ];

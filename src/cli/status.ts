@@ -6,7 +6,7 @@ import { IoError } from "../errors.ts";
 import type { RunDetail } from "../store/queries.ts";
 import { isProcessAlive } from "../sys/proc.ts";
 import { createContext, type GlobalOptions } from "./context.ts";
-import { formatDuration, localTime, paint, statusColour, table } from "./format.ts";
+import { elapsed, formatDuration, localTime, paint, statusColour, table } from "./format.ts";
 import { clip, formatOption, requireWorkflow, resolveExecution, shortId, textOption, toJson, withHistory, workflowOption } from "./read.ts";
 
 interface StatusOptions extends GlobalOptions {
@@ -133,9 +133,4 @@ function formatDetail(r: RunDetail, tty: boolean): string {
     row[5] = row[5] ? clip(row[5], room) : "";
   }
   return head + "\n" + table(["TASK", "STATUS", { header: "ATTEMPTS", right: true }, { header: "DURATION", right: true }, { header: "EXIT", right: true }, "NOTE"], rows);
-}
-
-function elapsed(startedAt: string): number | null {
-  const t = Date.parse(startedAt);
-  return Number.isNaN(t) ? null : Math.max(0, (Date.now() - t) / 1000);
 }

@@ -188,7 +188,8 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
       started_at: startedAt.toISOString(),
       uptime_seconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
       running_workflows: [...running.keys()],
-      workflows: workflowStates(),
+      // Field names as in `daemon status --format json` (the state row keeps its own, camelCase).
+      workflows: workflowStates().map(({ nextRun, ...w }) => ({ ...w, next_run: nextRun })),
     });
 
     const publishState = () => {
