@@ -573,6 +573,15 @@ tasks:
     expect(d.log()).not.toContain("log retention applied");
   });
 
+  test("a cleanup interval longer than a timer can hold (30 days) cleans once at start, not every millisecond", async () => {
+    const s = sb(CONFIG.replace("heartbeat_seconds = 1", "heartbeat_seconds = 1\ncleanup_interval_seconds = 2592000"));
+    const d = await startDaemon(s, [s.workflow(scheduled("later", "0 0 0 1 1 *", "/bin/true"))]);
+    await Bun.sleep(1500);
+    await d.stop();
+    expect(d.lines().filter((l) => l.msg === "log retention applied")).toHaveLength(1);
+    expect(d.log()).not.toContain("TimeoutOverflowWarning");
+  });
+
   test("with a size limit and frequent cleanup, the database stops growing under a steady schedule", async () => {
     const s = sb(CONFIG.replace("heartbeat_seconds = 1", "heartbeat_seconds = 1\ncleanup_interval_seconds = 1") + "\n[logs]\nmax_size_mb = 1\n");
     // ~150 KB of output per run, four workflows every second: ~0.6 MB/s written.

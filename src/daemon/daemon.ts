@@ -27,7 +27,10 @@ import { compileSchedule, planTick, type Schedule } from "./scheduler.ts";
 import { expandArguments } from "./sources.ts";
 
 /** The daemon's global max_parallel when [execution] max_parallel is not set (the spec's default). */
-export const DEFAULT_DAEMON_MAX_PARALLEL = 4;
+export /** How often the daemon looks whether log retention is due. */
+const CLEANUP_CHECK_MS = 60_000;
+
+const DEFAULT_DAEMON_MAX_PARALLEL = 4;
 
 export interface DaemonOptions {
   /** Workflow arguments as given: files, directories or unexpanded patterns. */
@@ -370,7 +373,18 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
 
     publishState();
     const heartbeat = setInterval(publishState, settings.daemon.heartbeatSeconds * 1000);
-    const cleanupTimer = setInterval(cleanup, settings.daemon.cleanupIntervalSeconds * 1000);
+    // Timers hold at most 2^31-1 ms (24.8 days; longer ones fire at once, every millisecond),
+    // and a Pi may sleep or set its clock: look at least every minute, clean when it is due.
+    const cleanupEveryMs = settings.daemon.cleanupIntervalSeconds * 1000;
+    let cleanedAt = Date.now();
+    const cleanupTimer =
+      cleanupEveryMs <= CLEANUP_CHECK_MS
+        ? setInterval(cleanup, cleanupEveryMs)
+        : setInterval(() => {
+            if (Date.now() - cleanedAt < cleanupEveryMs) return;
+            cleanedAt = Date.now();
+            cleanup();
+          }, CLEANUP_CHECK_MS);
     timers.push(heartbeat, cleanupTimer);
 
     let stopSignal!: (sig: SignalName) => void;
