@@ -501,7 +501,7 @@ describe("command line", () => {
     const r = await cli(s, ["daemon", "start", bad, worse]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(`${bad}:2:11: schedule: must have 6 fields (sec min hour day month dayofweek), got 5`);
-    expect(r.stderr).toContain(`${worse}:2:11: schedule: invalid cron expression`);
+    expect(r.stderr).toContain(`${worse}:2:11: schedule: hour 25 is out of range (0-23)`);
     expect(existsSync(join(s.dir, "picoflow.pid"))).toBe(false);
     const v = await cli(s, ["validate", bad]);
     expect(v.code).toBe(2);

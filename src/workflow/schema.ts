@@ -127,13 +127,33 @@ export function cronProblem(expr: string, timezone?: string): string | null {
   if (fields.length !== 6) {
     return `must have 6 fields (sec min hour day month dayofweek), got ${fields.length}`;
   }
+  // croner reports some values zero-based ("day: 31" for a 32): name the value as written.
+  for (let i = 0; i < 6; i++) {
+    const [name, min, max] = CRON_FIELDS[i]!;
+    for (const part of fields[i]!.split(",")) {
+      const [range] = part.split("/");
+      for (const v of range!.split("-")) {
+        if (/^\d+$/.test(v) && (Number(v) < min || Number(v) > max)) return `${name} ${v} is out of range (${min}-${max})`;
+      }
+    }
+  }
   try {
     new Cron(expr, { paused: true, timezone }).stop();
     return null;
   } catch (err) {
-    return `invalid cron expression: ${(err as Error).message}`;
+    return `invalid cron expression: ${(err as Error).message.replace(/^CronPattern: /, "")}`;
   }
 }
+
+/** Field names and ranges of the 6-field expression (day of week 7 is Sunday too, as in cron). */
+const CRON_FIELDS: [string, number, number][] = [
+  ["second", 0, 59],
+  ["minute", 0, 59],
+  ["hour", 0, 23],
+  ["day of month", 1, 31],
+  ["month", 1, 12],
+  ["day of week", 0, 7],
+];
 
 export function timezoneProblem(tz: string): string | null {
   try {
