@@ -55,12 +55,14 @@ export const DEFAULTS: Settings = {
 };
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
+const lowercase = <T extends z.ZodType>(inner: T) => z.preprocess((v) => (typeof v === "string" ? v.toLowerCase() : v), inner);
 
 // Mirrors the spec's "Configuration File" section; unknown keys are errors so a typo is caught.
 const fileSchema = z.strictObject({
   db_path: z.string().min(1).optional(),
-  log_level: z.enum(LOG_LEVELS).optional(),
-  log_format: z.enum(LOG_FORMATS).optional(),
+  // Any case, as in PICOFLOW_LOG_LEVEL and the flags ("INFO" is "info").
+  log_level: lowercase(z.enum(LOG_LEVELS)).optional(),
+  log_format: lowercase(z.enum(LOG_FORMATS)).optional(),
   metrics: z
     .strictObject({
       enabled: z.boolean().optional(),
@@ -121,6 +123,25 @@ export function configSearchPath(cwd: string, home: string): string[] {
   return [join(cwd, "picoflow.toml"), join(home, ".config/picoflow/config.toml"), "/etc/picoflow/config.toml"];
 }
 
+const tomlMessage = (err: unknown) => (err as Error).message.replace(/^TOML Parse error: /, "");
+
+/**
+ * Bun.TOML's errors carry no position in the text. The first line at which the file, read up to
+ * there, fails with the same message is where the problem starts (an unclosed array or string
+ * fails the same way from its first line on). Config files are short: a parse per line is cheap.
+ */
+function tomlErrorLine(text: string, message: string): number | null {
+  const lines = text.split("\n");
+  for (let n = 1; n <= lines.length; n++) {
+    try {
+      Bun.TOML.parse(lines.slice(0, n).join("\n") + "\n");
+    } catch (err) {
+      if (tomlMessage(err) === message) return n;
+    }
+  }
+  return null;
+}
+
 function readConfigFile(path: string): FileConfig {
   let text: string;
   try {
@@ -134,7 +155,9 @@ function readConfigFile(path: string): FileConfig {
   try {
     raw = Bun.TOML.parse(text);
   } catch (err) {
-    throw new ConfigError(`${path}: invalid TOML: ${(err as Error).message.replace(/^TOML Parse error: /, "")}`);
+    const message = tomlMessage(err);
+    const line = tomlErrorLine(text, message);
+    throw new ConfigError(`${path}${line ? `:${line}` : ""}: invalid TOML: ${message}`);
   }
   const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) {

@@ -11,6 +11,7 @@ import { registerStats } from "./cli/stats.ts";
 import { registerLogs } from "./cli/logs.ts";
 import { registerWorkflow } from "./cli/workflow.ts";
 import { registerDaemon } from "./cli/daemon.ts";
+import { debugLogsRequested } from "./cli/context.ts";
 import { ConfigError, exitCodeOf, messageOf, PicoflowError } from "./errors.ts";
 
 export const VERSION: string = pkg.version;
@@ -41,7 +42,7 @@ function versionLine(): string {
   return `picoflow ${VERSION} (${process.platform}-${process.arch}, Bun ${Bun.version})\n`;
 }
 
-/** Stack traces only when the user asked for debug logs. */
+/** Stack traces only when the user asked for debug logs (checked here too: the settings may be what failed). */
 function wantsDebug(argv: string[]): boolean {
   const level = process.env.PICOFLOW_LOG_LEVEL ?? "";
   const i = argv.findIndex((a) => a === "-l" || a === "--log-level");
@@ -101,7 +102,7 @@ export async function main(argv: string[]): Promise<number> {
     }
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (err) {
-    printError(err, wantsDebug(argv));
+    printError(err, wantsDebug(argv) || debugLogsRequested());
     return exitCodeOf(err);
   }
 }

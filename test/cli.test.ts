@@ -144,6 +144,13 @@ describe("bad input to run: one line, the right exit code, no database written",
     const r = await cli(sb, ["--log-level", "debug", "run", `${sb.dir}/missing.yaml`]);
     expect(r.code).toBe(5);
     expect(r.stderr).toContain("at loadWorkflow");
+    // log_level in the config file counts too; without debug, one line and no trace.
+    const conf = sb.file("debug.toml", `log_level = "debug"\n`);
+    const fromFile = await cli(sb, ["--config", conf, "run", `${sb.dir}/missing.yaml`]);
+    expect(fromFile.code).toBe(5);
+    expect(fromFile.stderr).toContain("at loadWorkflow");
+    const quiet = await cli(sb, ["run", `${sb.dir}/missing.yaml`]);
+    expect(quiet.stderr).toBe(`picoflow: ${sb.dir}/missing.yaml: no such file\n`);
   });
 });
 

@@ -54,7 +54,7 @@ describe("resolveSettings", () => {
     ["a wrong type", `[metrics]\nport = "9090"\n`, "metrics.port: Invalid input: expected number, received string"],
     ["an out-of-range value", `[execution]\nmax_parallel = 0\n`, "execution.max_parallel: Too small: expected number to be >=1"],
     ["a bad log level", `log_level = "loud"\n`, "log_level: Invalid option: expected one of \"error\"|\"warn\"|\"info\"|\"debug\"|\"trace\""],
-    ["broken TOML", `db_path = \n`, "invalid TOML:"],
+    ["broken TOML", `db_path = "x.db"\n[metrics]\nport = \n`, "picoflow.toml:3: invalid TOML: Missing value after '='"],
   ];
   for (const [name, text, message] of bad) {
     test(`${name} in the config file is a config error naming file and key`, () => {
@@ -67,10 +67,16 @@ describe("resolveSettings", () => {
       }
       expect(err).toBeInstanceOf(ConfigError);
       expect((err as ConfigError).exitCode).toBe(4);
-      expect((err as Error).message).toStartWith(`${cwd}/picoflow.toml: `);
+      // FILE: or, for a TOML syntax error, FILE:LINE:
+      expect((err as Error).message).toMatch(new RegExp(`^${cwd}/picoflow\\.toml(:\\d+)?: `));
       expect((err as Error).message).toContain(message);
     });
   }
+
+  test("log_level and log_format in the file take any case, as env and flags do", () => {
+    writeFileSync(`${cwd}/picoflow.toml`, `log_level = "WARN"\nlog_format = "Pretty"\n`);
+    expect(resolve()).toMatchObject({ logLevel: "warn", logFormat: "pretty" });
+  });
 
   test("bad values in env or flags are config errors", () => {
     writeFileSync(`${cwd}/picoflow.toml`, "");

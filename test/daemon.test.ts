@@ -665,7 +665,7 @@ describe("metrics and health", () => {
       const r = await cli(s, ["daemon", "start", f], { PICOFLOW_METRICS_PORT: String(taken.port) });
       expect(r.code).toBe(1);
       expect(r.stderr).toContain(`picoflow: cannot serve metrics on 127.0.0.1:${taken.port}: address already in use`);
-      expect(r.stderr).toContain("(change [metrics] port, or set enabled = false)");
+      expect(r.stderr).toContain("(check [metrics] port and bind_address, or set enabled = false)");
       expect(existsSync(join(s.dir, "picoflow.pid"))).toBe(false);
       expect(runsOf(s, "x")).toEqual([]);
     } finally {

@@ -41,6 +41,13 @@ function writeOut(text: string): void {
   if (!stdoutClosed) process.stdout.write(text);
 }
 
+let debugLogs = false;
+
+/** Whether the settings of this command (flag, env or config file) ask for debug logs. */
+export function debugLogsRequested(): boolean {
+  return debugLogs;
+}
+
 export function createContext(opts: GlobalOptions): CliContext {
   const flags: FlagValues = {
     logLevel: opts.logLevel === undefined ? undefined : String(opts.logLevel),
@@ -49,6 +56,7 @@ export function createContext(opts: GlobalOptions): CliContext {
     config: opts.config === undefined ? undefined : String(opts.config),
   };
   const settings = resolveSettings(defaultResolveInput(flags));
+  debugLogs = settings.logLevel === "debug" || settings.logLevel === "trace";
   const format = settings.logFormat ?? (process.stderr.isTTY ? "pretty" : "json");
   return {
     settings,

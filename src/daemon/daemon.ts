@@ -163,7 +163,7 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
         });
       } catch (err) {
         throw new PicoflowError(
-          `cannot serve metrics on ${settings.metrics.bindAddress}:${settings.metrics.port}: ${messageOf(err)} (change [metrics] port, or set enabled = false)`,
+          `cannot serve metrics on ${settings.metrics.bindAddress}:${settings.metrics.port}: ${messageOf(err)} (check [metrics] port and bind_address, or set enabled = false)`,
           1,
         );
       }
