@@ -241,12 +241,25 @@ describe("ssh: keys", () => {
     let r = await cli(sb, ["run", sshWorkflow({ command: "true", key: missing })]);
     expect(r.code).toBe(3);
     expect(lastAttempt().error_message).toContain(`private key ${missing} does not exist`);
+    // Mode 0644, as ssh-keygen writes a .pub file: the message is about the key, not the mode.
     const pub = join(sb.dir, "pub_key");
     copyFileSync(`${sshd.userKeys.ed25519}.pub`, pub);
-    chmodSync(pub, 0o600);
+    chmodSync(pub, 0o644);
     r = await cli(sb, ["run", sshWorkflow({ command: "true", key: pub })]);
     expect(r.code).toBe(3);
-    expect(lastAttempt().error_message).toContain("is a public key; key_path must name the private key");
+    expect(lastAttempt().error_message).toContain(`${pub} is a public key; key_path must name the private key (without .pub)`);
+  });
+
+  test("a PKCS#8 key (which ssh2 cannot read) is refused with the command that converts it", async () => {
+    knownHosts(...allHostKeys());
+    const key = join(sb.dir, "pkcs8_key");
+    const p = Bun.spawn(["ssh-keygen", "-q", "-t", "rsa", "-b", "2048", "-m", "PKCS8", "-N", "", "-f", key], { stdin: "ignore", stdout: "pipe", stderr: "pipe" });
+    expect(await p.exited).toBe(0);
+    expect(readFileSync(key, "utf8")).toStartWith("-----BEGIN PRIVATE KEY-----");
+    const r = await cli(sb, ["run", sshWorkflow({ command: "true", key })]);
+    expect(r.code).toBe(3);
+    expect(lastAttempt()).toMatchObject({ exit_code: 255 });
+    expect(lastAttempt().error_message).toContain(`(a PKCS#8 key; convert it to the OpenSSH format: ssh-keygen -p -N '' -f ${key})`);
   });
 
   test("wrong user: authentication failure, exit code 255", async () => {

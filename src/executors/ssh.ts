@@ -63,14 +63,11 @@ export function loadPrivateKey(path: string): KeyLoad {
     return { ok: false, error: `cannot read private key ${path}: ${code ?? (err as Error).message}` };
   }
   let data: Buffer;
+  let fileMode = 0;
   try {
     const st = fstatSync(fd);
     if (!st.isFile()) return { ok: false, error: `private key ${path} is not a regular file` };
-    // Like OpenSSH: a key others can read (or write) is refused, not silently used.
-    if ((st.mode & 0o077) !== 0) {
-      const mode = (st.mode & 0o777).toString(8).padStart(4, "0");
-      return { ok: false, error: `private key ${path} is accessible by group or others (mode ${mode}); run: chmod 600 ${path}` };
-    }
+    fileMode = st.mode;
     if (st.size > MAX_KEY_BYTES) return { ok: false, error: `${path} is not an SSH private key (file too large)` };
     data = Buffer.alloc(st.size);
     let off = 0;
@@ -95,10 +92,18 @@ export function loadPrivateKey(path: string): KeyLoad {
     }
     return { ok: false, error: `${path} is not an SSH private key` };
   }
+  // Like OpenSSH: a private key others can read (or write) is refused, not silently used. (Checked
+  // once the file is known to be a private key: a .pub file is 0644 by nature.)
+  if ((fileMode & 0o077) !== 0) {
+    const mode = (fileMode & 0o777).toString(8).padStart(4, "0");
+    return { ok: false, error: `private key ${path} is accessible by group or others (mode ${mode}); run: chmod 600 ${path}` };
+  }
   const parsed = utils.parseKey(data);
   if (parsed instanceof Error) {
     if (/encrypted|passphrase/i.test(parsed.message)) return encrypted();
-    return { ok: false, error: `${path} is not a usable SSH private key: ${parsed.message}` };
+    // ssh2 reads OpenSSH and PEM keys, not PKCS#8 ("BEGIN PRIVATE KEY"); ssh-keygen -p rewrites it.
+    const hint = text.includes("-----BEGIN PRIVATE KEY-----") ? ` (a PKCS#8 key; convert it to the OpenSSH format: ssh-keygen -p -N '' -f ${path})` : "";
+    return { ok: false, error: `${path} is not a usable SSH private key: ${parsed.message}${hint}` };
   }
   const key = Array.isArray(parsed) ? parsed[0] : parsed;
   if (!key || !key.isPrivateKey()) return { ok: false, error: `${path} is not an SSH private key` };

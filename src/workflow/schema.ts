@@ -52,7 +52,10 @@ export const shellConfigSchema = z.strictObject({
 }, mapping);
 
 export const sshConfigSchema = z.strictObject({
-  host: nonEmpty().regex(/^[^\s/@]+$/, { error: "must be a hostname or IP address" }),
+  host: nonEmpty()
+    .regex(/^[^\s/@]+$/, { error: "must be a hostname or IP address" })
+    // "host:2222" or "[::1]:2222" (an IPv6 address alone has several colons and no brackets).
+    .refine((h) => !/^([^:]+|\[[^\]]+\]):\d+$/.test(h), { error: "must not include a port; put it in 'port'" }),
   port: int(1, 65535).optional(),
   user: nonEmpty().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/, { error: "must be a valid Unix user name" }),
   command: nonEmpty(),
