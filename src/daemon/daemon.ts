@@ -27,10 +27,10 @@ import { compileSchedule, planTick, type Schedule } from "./scheduler.ts";
 import { expandArguments } from "./sources.ts";
 
 /** The daemon's global max_parallel when [execution] max_parallel is not set (the spec's default). */
-export /** How often the daemon looks whether log retention is due. */
-const CLEANUP_CHECK_MS = 60_000;
+export const DEFAULT_DAEMON_MAX_PARALLEL = 4;
 
-const DEFAULT_DAEMON_MAX_PARALLEL = 4;
+/** How often the daemon looks whether log retention is due. */
+const CLEANUP_CHECK_MS = 60_000;
 
 export interface DaemonOptions {
   /** Workflow arguments as given: files, directories or unexpanded patterns. */
