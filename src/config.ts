@@ -123,6 +123,9 @@ export function configSearchPath(cwd: string, home: string): string[] {
   return [join(cwd, "picoflow.toml"), join(home, ".config/picoflow/config.toml"), "/etc/picoflow/config.toml"];
 }
 
+/** Beyond this many lines a config file's syntax error is reported without its line (see below). */
+const MAX_LOCATED_TOML_LINES = 2000;
+
 const tomlMessage = (err: unknown) => (err as Error).message.replace(/^TOML Parse error: /, "");
 
 /**
@@ -132,6 +135,7 @@ const tomlMessage = (err: unknown) => (err as Error).message.replace(/^TOML Pars
  */
 function tomlErrorLine(text: string, message: string): number | null {
   const lines = text.split("\n");
+  if (lines.length > MAX_LOCATED_TOML_LINES) return null;
   for (let n = 1; n <= lines.length; n++) {
     try {
       Bun.TOML.parse(lines.slice(0, n).join("\n") + "\n");
