@@ -129,21 +129,22 @@ const MAX_LOCATED_TOML_LINES = 2000;
 const tomlMessage = (err: unknown) => (err as Error).message.replace(/^TOML Parse error: /, "");
 
 /**
- * Bun.TOML's errors carry no position in the text. The first line at which the file, read up to
- * there, fails with the same message is where the problem starts (an unclosed array or string
- * fails the same way from its first line on). Config files are short: a parse per line is cheap.
+ * Bun.TOML's errors carry no position in the text. The problem starts on the line after the
+ * longest prefix of whole lines that still parses (an unclosed array or string fails from its
+ * first line on; a closed one parses again once closed). Config files are short: a parse per
+ * line is cheap, and longer files are reported without a line.
  */
-function tomlErrorLine(text: string, message: string): number | null {
+function tomlErrorLine(text: string): number | null {
   const lines = text.split("\n");
   if (lines.length > MAX_LOCATED_TOML_LINES) return null;
+  let parsed = 0;
   for (let n = 1; n <= lines.length; n++) {
     try {
       Bun.TOML.parse(lines.slice(0, n).join("\n") + "\n");
-    } catch (err) {
-      if (tomlMessage(err) === message) return n;
-    }
+      parsed = n;
+    } catch {}
   }
-  return null;
+  return Math.min(parsed + 1, lines.length);
 }
 
 function readConfigFile(path: string): FileConfig {
@@ -159,9 +160,8 @@ function readConfigFile(path: string): FileConfig {
   try {
     raw = Bun.TOML.parse(text);
   } catch (err) {
-    const message = tomlMessage(err);
-    const line = tomlErrorLine(text, message);
-    throw new ConfigError(`${path}${line ? `:${line}` : ""}: invalid TOML: ${message}`);
+    const line = tomlErrorLine(text);
+    throw new ConfigError(`${path}${line ? `:${line}` : ""}: invalid TOML: ${tomlMessage(err)}`);
   }
   const parsed = fileSchema.safeParse(raw);
   if (!parsed.success) {

@@ -55,6 +55,7 @@ describe("resolveSettings", () => {
     ["an out-of-range value", `[execution]\nmax_parallel = 0\n`, "execution.max_parallel: Too small: expected number to be >=1"],
     ["a bad log level", `log_level = "loud"\n`, "log_level: Invalid option: expected one of \"error\"|\"warn\"|\"info\"|\"debug\"|\"trace\""],
     ["broken TOML", `db_path = "x.db"\n[metrics]\nport = \n`, "picoflow.toml:3: invalid TOML: Missing value after '='"],
+    ["an unclosed array after a closed multi-line one", `a = [\n  1,\n]\nb = 2\nc = [1,\n`, "picoflow.toml:5: invalid TOML: "],
   ];
   for (const [name, text, message] of bad) {
     test(`${name} in the config file is a config error naming file and key`, () => {

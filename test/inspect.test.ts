@@ -431,6 +431,14 @@ describe("a database in a directory the reader cannot write", () => {
       r = await read();
       expect(r.code).toBe(6);
       expect(r.stderr).toBe(`picoflow: ${db}: cannot read it: SQLite needs to create ${db}-shm beside it, and ${dir} is not writable by this user\n`);
+
+      // As PicoFlow creates it (0600), another user cannot read the file at all: say that.
+      if (asReader.length) {
+        chmodSync(db, 0o600);
+        r = await read();
+        expect(r.code).toBe(6);
+        expect(r.stderr).toBe(`picoflow: ${db}: cannot read it: permission denied (run as the user that owns it)\n`);
+      }
     } finally {
       chmodSync(dir, 0o755);
       rmSync(dir, { recursive: true, force: true });

@@ -375,14 +375,15 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
     const heartbeat = setInterval(publishState, settings.daemon.heartbeatSeconds * 1000);
     // Timers hold at most 2^31-1 ms (24.8 days; longer ones fire at once, every millisecond),
     // and a Pi may sleep or set its clock: look at least every minute, clean when it is due.
+    // Elapsed time from the monotonic clock: setting the wall clock back must not delay it.
     const cleanupEveryMs = settings.daemon.cleanupIntervalSeconds * 1000;
-    let cleanedAt = Date.now();
+    let cleanedAt = performance.now();
     const cleanupTimer =
       cleanupEveryMs <= CLEANUP_CHECK_MS
         ? setInterval(cleanup, cleanupEveryMs)
         : setInterval(() => {
-            if (Date.now() - cleanedAt < cleanupEveryMs) return;
-            cleanedAt = Date.now();
+            if (performance.now() - cleanedAt < cleanupEveryMs) return;
+            cleanedAt = performance.now();
             cleanup();
           }, CLEANUP_CHECK_MS);
     timers.push(heartbeat, cleanupTimer);

@@ -57,7 +57,7 @@ export function pidFileState(path: string): PidFileState {
   if (c.pid === null) return { state: "stale", pid: null, why: "it does not contain a pid", raw: c.raw };
   const { pid, identity } = c as PidFileContent;
   // Our own pid in the file: written by an earlier daemon that had it before a reboot.
-  if (pid === process.pid) return { state: "stale", pid, why: `pid ${pid} now belongs to another process`, raw: c.raw };
+  if (pid === process.pid) return { state: "stale", pid, why: `pid ${pid} is this process (the file is from before a reboot)`, raw: c.raw };
   if (identity !== null) {
     if (isProcessAlive(pid, identity)) return { state: "live", pid, identity };
     return { state: "stale", pid, why: isProcessAlive(pid, null) ? `pid ${pid} now belongs to another process` : `process ${pid} is gone`, raw: c.raw };

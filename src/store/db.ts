@@ -3,7 +3,7 @@
 // `run` and the daemon can open the same new file at the same moment.
 
 import { constants, Database } from "bun:sqlite";
-import { closeSync, existsSync, openSync, statSync } from "node:fs";
+import { accessSync, closeSync, constants as fsConstants, existsSync, openSync, statSync } from "node:fs";
 import { dirname, resolve } from "node:path";
 import { DatabaseError } from "../errors.ts";
 
@@ -124,17 +124,39 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Database {
     return connect(path, abs, false, false);
   }
   if (!existsSync(abs)) throw new DatabaseError(`${path}: no database here yet (nothing has run with this --db-path)`);
+  // PicoFlow creates its database 0600: another user cannot read it at all.
+  if (!accessible(abs, fsConstants.R_OK)) {
+    throw new DatabaseError(`${path}: cannot read it: permission denied (run as the user that owns it)`);
+  }
   try {
     return connect(path, abs, true, false);
   } catch (err) {
-    // A WAL reader needs the -shm file beside the database, and creates it if it is missing:
-    // in a directory the user cannot write (a copy of a database, a backup) that fails.
-    // Without a -wal file no writer is at work, so the file can be read as it is.
     if (!(err instanceof DatabaseError) || !/read-only|unable to open/.test(err.message)) throw err;
+    // A WAL reader uses the -shm file beside the database, and creates it if it is missing.
+    const dir = dirname(abs);
+    const shm = `${abs}-shm`;
+    if (existsSync(shm)) {
+      if (!accessible(shm, fsConstants.R_OK | fsConstants.W_OK)) {
+        throw new DatabaseError(`${path}: cannot read it: ${shm}, SQLite's shared-memory file, is not readable and writable by this user`);
+      }
+      throw err;
+    }
+    if (accessible(dir, fsConstants.W_OK)) throw err;
+    // In a directory the user cannot write (a copy of a database, a backup) it cannot be
+    // created. Without a -wal file no writer is at work, so the file can be read as it is.
     if (existsSync(`${abs}-wal`)) {
-      throw new DatabaseError(`${path}: cannot read it: SQLite needs to create ${abs}-shm beside it, and ${dirname(abs)} is not writable by this user`);
+      throw new DatabaseError(`${path}: cannot read it: SQLite needs to create ${shm} beside it, and ${dir} is not writable by this user`);
     }
     return connect(path, abs, true, true);
+  }
+}
+
+function accessible(file: string, mode: number): boolean {
+  try {
+    accessSync(file, mode);
+    return true;
+  } catch {
+    return false;
   }
 }
 

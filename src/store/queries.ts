@@ -98,9 +98,13 @@ export interface TaskStats {
   runs: number;
   /** Runs in which it (finally) succeeded. */
   success: number;
-  /** Runs of it not decided yet: in a run still going, and not succeeded so far. */
+  /**
+   * Runs of it in a run still going, in which it has not succeeded (yet). A task waiting for its
+   * next retry looks the same in the database as one that failed for good while the run goes
+   * on, so both wait for the run to end before they count.
+   */
   running: number;
-  /** success / (runs - running): a task still being retried is not a failure yet. */
+  /** success / (runs - running): nothing counts as a failure before its run has ended. */
   success_rate: number | null;
   attempts: number;
   /** Attempts beyond the first of each run. */

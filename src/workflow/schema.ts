@@ -54,8 +54,11 @@ export const shellConfigSchema = z.strictObject({
 export const sshConfigSchema = z.strictObject({
   host: nonEmpty()
     .regex(/^[^\s/@]+$/, { error: "must be a hostname or IP address" })
-    // "host:2222" or "[::1]:2222" (an IPv6 address alone has several colons and no brackets).
-    .refine((h) => !/^([^:]+|\[[^\]]+\]):\d+$/.test(h), { error: "must not include a port; put it in 'port'" }),
+    // "nas:2222", "nas:" or "[::1]:22": a port (or a typo) in the host. An IPv6 address has
+    // two or more colons and, here, no brackets.
+    .refine((h) => h.split(":").length !== 2 && !h.startsWith("["), {
+      error: "must be a hostname or IP address without a port (put the port in 'port'; IPv6 without brackets)",
+    }),
   port: int(1, 65535).optional(),
   user: nonEmpty().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/, { error: "must be a valid Unix user name" }),
   command: nonEmpty(),
@@ -134,8 +137,8 @@ export function cronProblem(expr: string, timezone?: string): string | null {
   for (let i = 0; i < 6; i++) {
     const [name, min, max] = CRON_FIELDS[i]!;
     for (const part of fields[i]!.split(",")) {
-      const [range] = part.split("/");
-      for (const v of range!.split("-")) {
+      if (part.includes("/")) continue; // steps: croner's own messages are clearer ("0/5")
+      for (const v of part.split("-")) {
         if (/^\d+$/.test(v) && (Number(v) < min || Number(v) > max)) return `${name} ${v} is out of range (${min}-${max})`;
       }
     }
