@@ -55,6 +55,7 @@ describe("schema rules", () => {
     ["a 5-field cron schedule", `name: w\nschedule: "*/5 * * * *"\ntasks:\n${shell("a")}`, ["wf.yaml:2:11: schedule: must have 6 fields (sec min hour day month dayofweek), got 5"]],
     ["an out-of-range cron field, named as written", `name: w\nschedule: "0 0 25 * * *"\ntasks:\n${shell("a")}`, ["wf.yaml:2:11: schedule: hour 25 is out of range (0-23)"]],
     ["day of month 32 (croner would say 31)", `name: w\nschedule: "0 0 0 32 * *"\ntasks:\n${shell("a")}`, ["wf.yaml:2:11: schedule: day of month 32 is out of range (1-31)"]],
+    ["a stepped cron range out of range", `name: w\nschedule: "0 0 1-31/2 * * *"\ntasks:\n${shell("a")}`, ["wf.yaml:2:11: schedule: hour 31 is out of range (0-23)"]],
     ["a cron range backwards", `name: w\nschedule: "0 5-2 * * * *"\ntasks:\n${shell("a")}`, ["wf.yaml:2:11: schedule: invalid cron expression: From value is larger than to value: '5-2'"]],
     ["an unknown time zone", `name: w\ntimezone: Mars/Olympus\ntasks:\n${shell("a")}`, ["wf.yaml:2:11: timezone: unknown time zone 'Mars/Olympus' (use an IANA name such as Europe/Berlin)"]],
     ["a missing dependency", `name: w\ntasks:\n${shell("a", "    depends_on: [b]\n")}`, ["wf.yaml:7:18: tasks[0].depends_on[0]: unknown task 'b'"]],

@@ -137,8 +137,10 @@ export function cronProblem(expr: string, timezone?: string): string | null {
   for (let i = 0; i < 6; i++) {
     const [name, min, max] = CRON_FIELDS[i]!;
     for (const part of fields[i]!.split(",")) {
-      if (part.includes("/")) continue; // steps: croner's own messages are clearer ("0/5")
-      for (const v of part.split("-")) {
+      const [range, step] = part.split("/");
+      // "0/5" is croner's to explain; in "1-31/2" the range is checked like any other.
+      if (step !== undefined && !range!.includes("-")) continue;
+      for (const v of range!.split("-")) {
         if (/^\d+$/.test(v) && (Number(v) < min || Number(v) > max)) return `${name} ${v} is out of range (${min}-${max})`;
       }
     }
