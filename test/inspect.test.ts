@@ -469,6 +469,12 @@ describe("damaged or missing databases: exit 6, nothing written", () => {
       writeFileSync(s.db, "");
       let r = await cli(s, ["status"]);
       expect(r).toMatchObject({ code: 6, stderr: "picoflow: picoflow.db: the database is empty (nothing has been recorded yet)\n" });
+      // An SQLite file with no tables yet (a writer has created it and not yet migrated it).
+      const fresh = new Database(s.db);
+      fresh.run("PRAGMA journal_mode = WAL");
+      fresh.close();
+      r = await cli(s, ["history"]);
+      expect(r).toMatchObject({ code: 6, stderr: "picoflow: picoflow.db: the database is empty (nothing has been recorded yet)\n" });
 
       writeFileSync(s.db, Buffer.alloc(8192, 0x5a));
       for (const c of commands) {

@@ -265,6 +265,8 @@ function checkReadable(db: Database, path: string): void {
     throw new DatabaseError(`${path}: database schema version ${version} is newer than this picoflow understands (${SCHEMA_VERSION}); upgrade picoflow`);
   }
   const names = (db.query("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name);
+  // No tables at all: a file a writer has just created and not yet migrated (or never will).
+  if (version === 0 && names.length === 0) throw new DatabaseError(`${path}: the database is empty (nothing has been recorded yet)`);
   if (version === 0 || !PICOFLOW_TABLES.every((t) => names.includes(t))) {
     throw new DatabaseError(`${path}: not a PicoFlow database (no PicoFlow tables in it)`);
   }
