@@ -89,7 +89,7 @@ async function stop(ctx: CliContext, pidFile: string, timeoutOpt: string | numbe
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ESRCH") throw new PicoflowError(`no daemon is running (process ${st.pid} is gone)`, 1);
-    if (code === "EPERM") throw new PicoflowError(`cannot signal the daemon (pid ${st.pid}): permission denied; run as its user or with sudo`, 1);
+    if (code === "EPERM") throw new PicoflowError(`cannot signal the daemon (pid ${st.pid}): permission denied; run as its user`, 1);
     throw new PicoflowError(`cannot signal the daemon (pid ${st.pid}): ${code ?? (err as Error).message}`, 1);
   }
   ctx.log.info("sent SIGTERM to the daemon", { pid: st.pid, timeout_seconds: timeout });

@@ -1,11 +1,17 @@
 // The daemon's PID file: line 1 the pid (what other tools expect), line 2 the process identity
 // ("bootid:starttime", see sys/proc.ts) so a pid the kernel reused for another program, or a
 // file left by a power cut, is recognised as stale instead of blocking the next start.
+// The file is trusted only if it is the invoking user's own, is not a symlink, and names a
+// PicoFlow daemon of that user: `daemon stop` run as root must not signal a pid planted by
+// another user in a shared directory.
 
-import { closeSync, fsyncSync, linkSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { randomBytes } from "node:crypto";
+import { closeSync, constants, fstatSync, fsyncSync, linkSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
+import { basename, dirname, join, resolve } from "node:path";
 import { IoError, PicoflowError } from "../errors.ts";
-import { isProcessAlive, selfIdentity } from "../sys/proc.ts";
+import { describeUser, isProcessAlive, processArgv, processUids, runsSameProgram, selfIdentity } from "../sys/proc.ts";
+
+const { O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_WRONLY } = constants;
 
 /** Default: picoflow.pid in the database's directory. */
 export function defaultPidFile(dbPath: string): string {
@@ -23,16 +29,43 @@ export type PidFileState =
   | { state: "live"; pid: number; identity: string | null }
   | { state: "stale"; pid: number | null; why: string; raw: string };
 
-/** Parse a PID file; null if it does not exist. Throws IoError if it cannot be read. */
+/** The one-line refusal of a PID file that belongs to another user (exit 1). */
+function foreignFile(path: string, owner: number): PicoflowError {
+  const me = process.geteuid!();
+  return new PicoflowError(
+    `PID file ${path} is owned by ${describeUser(owner)}, not by ${describeUser(me)}; refusing to trust it (run as its owner, or remove it if it is not yours to keep)`,
+    1,
+  );
+}
+
+/**
+ * Parse a PID file; null if it does not exist. It is opened without following a symlink
+ * (refused, exit 1), must be a regular file (else IoError) and must belong to the invoking
+ * user (else exit 1): a file anyone else could have written names nothing we act on.
+ */
 export function readPidFile(path: string): PidFileContent | { pid: null; raw: string } | null {
-  let raw: string;
+  let fd: number;
   try {
-    raw = readFileSync(path, "utf8");
+    // O_NONBLOCK: a FIFO planted under the name must not hang us; it is refused below.
+    fd = openSync(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return null;
-    if (code === "EISDIR") throw new IoError(`${path}: PID file is a directory`);
+    if (code === "ELOOP") throw new PicoflowError(`PID file ${path} is a symbolic link; refusing to follow it (remove it)`, 1);
     throw new IoError(`${path}: cannot read PID file: ${code ?? (err as Error).message}`);
+  }
+  let raw: string;
+  try {
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw new IoError(`${path}: PID file is a directory`);
+    if (!st.isFile()) throw new IoError(`${path}: PID file is not a regular file`);
+    if (st.uid !== process.geteuid!()) throw foreignFile(path, st.uid);
+    raw = readFileSync(fd, "utf8");
+  } catch (err) {
+    if (err instanceof PicoflowError) throw err;
+    throw new IoError(`${path}: cannot read PID file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  } finally {
+    closeSync(fd);
   }
   const [first, second] = raw.split("\n");
   if (!/^\d+$/.test(first?.trim() ?? "") || Number(first) < 1) return { pid: null, raw };
@@ -40,14 +73,32 @@ export function readPidFile(path: string): PidFileContent | { pid: null; raw: st
   return { pid: Number(first), identity, raw };
 }
 
-/** A pid without a recorded identity counts as ours only if its command line is a picoflow daemon. */
-function looksLikeDaemon(pid: number): boolean {
-  try {
-    const argv = readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0");
-    return argv.includes("daemon") && argv.includes("start");
-  } catch {
-    return false;
-  }
+/**
+ * Why live process `pid` is not a PicoFlow daemon of this user, or null if it is one: it
+ * must run as us (the PID file's owner, checked by readPidFile) and be a `daemon start`.
+ * pidFileState then also wants it to run this same program (sys/proc.ts runsSameProgram).
+ */
+function notOurDaemon(pid: number): string | null {
+  const uids = processUids(pid);
+  if (uids === null) return `process ${pid} is gone`;
+  const me = process.geteuid!();
+  if (uids.real !== me || uids.effective !== me) return `pid ${pid} runs as ${describeUser(uids.effective)}, not as the PID file's owner`;
+  const argv = processArgv(pid) ?? [];
+  if (!argv.includes("daemon") || !argv.includes("start")) return `pid ${pid} is not a picoflow daemon`;
+  return null;
+}
+
+/**
+ * A `daemon start` of this user that runs another program (another copy of picoflow, say one
+ * in a download directory while the service runs /usr/local/bin/picoflow): neither signalled
+ * nor treated as stale, since removing its PID file would let a second daemon start beside it.
+ */
+function otherProgram(path: string, pid: number): PicoflowError {
+  return new PicoflowError(
+    `PID file ${path} names pid ${pid}, a 'daemon start' of ${processArgv(pid)?.[0] ?? "another program"}, which is not this program; ` +
+      `refusing to act on it (use the program the daemon runs, or remove the file if no daemon uses it)`,
+    1,
+  );
 }
 
 /** Is the daemon named by this PID file alive? */
@@ -58,18 +109,18 @@ export function pidFileState(path: string): PidFileState {
   const { pid, identity } = c as PidFileContent;
   // Our own pid in the file: written by an earlier daemon that had it before a reboot.
   if (pid === process.pid) return { state: "stale", pid, why: `pid ${pid} is this process (the file is from before a reboot)`, raw: c.raw };
-  if (identity !== null) {
-    if (isProcessAlive(pid, identity)) return { state: "live", pid, identity };
-    return { state: "stale", pid, why: isProcessAlive(pid, null) ? `pid ${pid} now belongs to another process` : `process ${pid} is gone`, raw: c.raw };
-  }
-  if (isProcessAlive(pid, null) && looksLikeDaemon(pid)) return { state: "live", pid, identity: null };
-  return { state: "stale", pid, why: isProcessAlive(pid, null) ? `pid ${pid} is not a picoflow daemon` : `process ${pid} is gone`, raw: c.raw };
+  if (!isProcessAlive(pid, null)) return { state: "stale", pid, why: `process ${pid} is gone`, raw: c.raw };
+  if (identity !== null && !isProcessAlive(pid, identity)) return { state: "stale", pid, why: `pid ${pid} now belongs to another process`, raw: c.raw };
+  const why = notOurDaemon(pid);
+  if (why !== null) return { state: "stale", pid, why, raw: c.raw };
+  if (!runsSameProgram(pid, "daemon")) throw otherProgram(path, pid);
+  return { state: "live", pid, identity };
 }
 
 /** Remove a stale PID file, but only if it still holds what we judged stale (another starter may have replaced it). */
 function removeIfUnchanged(path: string, raw: string): void {
   try {
-    if (readFileSync(path, "utf8") === raw) unlinkSync(path);
+    if (readPidFile(path)?.raw === raw) unlinkSync(path);
   } catch {}
 }
 
@@ -82,18 +133,25 @@ export interface PidFileHandle {
 
 /**
  * Claim the PID file for this process. A live daemon on the same file refuses the start
- * (exit 1); a stale file is replaced. The file appears complete and atomically (written to
- * a temporary name, then hard-linked into place, which fails if the name exists).
+ * (exit 1); a stale file of ours is replaced; a symlink or another user's file is refused
+ * (exit 1), never removed or written through. The file appears complete and atomically
+ * (written to a temporary name, then hard-linked into place, which fails if the name exists
+ * in any form, a dangling symlink included).
  */
 export function acquirePidFile(path: string): PidFileHandle {
   const abs = resolve(path);
   const content = `${process.pid}\n${selfIdentity()}\n`;
-  const tmp = `${abs}.${process.pid}.tmp`;
+  // A fresh, unguessable name created exclusively: a symlink or file planted under a
+  // predictable name must not make a root daemon write through it.
+  const tmp = join(dirname(abs), `.${basename(abs)}.${randomBytes(9).toString("hex")}.tmp`);
   try {
-    const fd = openSync(tmp, "w", 0o644);
+    const fd = openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644);
     try {
       writeSync(fd, content);
       fsyncSync(fd);
+    } catch (err) {
+      unlinkSync(tmp);
+      throw err;
     } finally {
       closeSync(fd);
     }

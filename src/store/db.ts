@@ -3,9 +3,24 @@
 // `run` and the daemon can open the same new file at the same moment.
 
 import { constants, Database } from "bun:sqlite";
-import { accessSync, closeSync, constants as fsConstants, existsSync, openSync, statSync } from "node:fs";
+import {
+  accessSync,
+  closeSync,
+  constants as fsConstants,
+  existsSync,
+  fchmodSync,
+  fstatSync,
+  lstatSync,
+  openSync,
+  readlinkSync,
+  readSync,
+  realpathSync,
+  statSync,
+  type Stats,
+} from "node:fs";
 import { dirname, resolve } from "node:path";
 import { DatabaseError } from "../errors.ts";
+import { describeUser } from "../sys/proc.ts";
 
 export type { Database };
 
@@ -119,22 +134,19 @@ export interface OpenOptions {
 /** Open (and for writers, create and migrate) the database at `path`. Throws DatabaseError. */
 export function openDatabase(path: string, opts: OpenOptions = {}): Database {
   const abs = resolve(path);
-  if (!opts.readonly) {
-    prepareFile(path, abs);
-    return connect(path, abs, false, false);
-  }
-  if (!existsSync(abs)) throw new DatabaseError(`${path}: no database here yet (nothing has run with this --db-path)`);
+  if (!opts.readonly) return connect(path, prepareFile(path, abs), false, false);
+  const file = readableFile(path, abs);
   // PicoFlow creates its database 0600: another user cannot read it at all.
-  if (!accessible(abs, fsConstants.R_OK)) {
+  if (!accessible(file, fsConstants.R_OK)) {
     throw new DatabaseError(`${path}: cannot read it: permission denied (run as the user that owns it)`);
   }
   try {
-    return connect(path, abs, true, false);
+    return connect(path, file, true, false);
   } catch (err) {
     if (!(err instanceof DatabaseError) || !/read-only|unable to open/.test(err.message)) throw err;
     // A WAL reader uses the -shm file beside the database, and creates it if it is missing.
-    const dir = dirname(abs);
-    const shm = `${abs}-shm`;
+    const dir = dirname(file);
+    const shm = `${file}-shm`;
     if (existsSync(shm)) {
       if (!accessible(shm, fsConstants.R_OK | fsConstants.W_OK)) {
         throw new DatabaseError(`${path}: cannot read it: ${shm}, SQLite's shared-memory file, is not readable and writable by this user`);
@@ -144,11 +156,33 @@ export function openDatabase(path: string, opts: OpenOptions = {}): Database {
     if (accessible(dir, fsConstants.W_OK)) throw err;
     // In a directory the user cannot write (a copy of a database, a backup) it cannot be
     // created. Without a -wal file no writer is at work, so the file can be read as it is.
-    if (existsSync(`${abs}-wal`)) {
+    if (existsSync(`${file}-wal`)) {
       throw new DatabaseError(`${path}: cannot read it: SQLite needs to create ${shm} beside it, and ${dir} is not writable by this user`);
     }
-    return connect(path, abs, true, true);
+    return connect(path, file, true, true);
   }
+}
+
+/**
+ * The file a reader opens: the database itself, or a symlink's target (its -wal and -shm
+ * files are beside the target). Reading follows any link to a regular file: it writes nothing.
+ */
+function readableFile(path: string, abs: string): string {
+  let real: string;
+  try {
+    real = realpathSync(abs);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code !== "ENOENT") throw new DatabaseError(`${path}: cannot open database: ${code ?? (err as Error).message}`);
+    if (lstatOrNull(path, abs)?.isSymbolicLink()) {
+      throw new DatabaseError(`${path}: is a symbolic link to ${readlinkSync(abs)}, which does not exist`);
+    }
+    throw new DatabaseError(`${path}: no database here yet (nothing has run with this --db-path)`);
+  }
+  const st = statSync(real);
+  if (st.isDirectory()) throw new DatabaseError(`${path}: is a directory, not a database file`);
+  if (!st.isFile()) throw new DatabaseError(`${path}: is not a regular file, not a database file`);
+  return real;
 }
 
 function accessible(file: string, mode: number): boolean {
@@ -177,6 +211,8 @@ function connect(path: string, abs: string, readonly: boolean, immutable: boolea
   try {
     db.run(`PRAGMA busy_timeout = ${BUSY_TIMEOUT_MS}`);
     if (!readonly) {
+      // Before any pragma that changes the file: another program's database stays untouched.
+      refuseForeign(db, path);
       // Must come before the first table is created (and before WAL writes the header) to
       // take effect; on an existing file it is a no-op. Lets retention give space back with
       // PRAGMA incremental_vacuum (store/retention.ts).
@@ -207,7 +243,13 @@ export function databaseError(path: string, err: unknown): DatabaseError {
   return new DatabaseError(`${path}: database error: ${msg}`);
 }
 
-function prepareFile(path: string, abs: string): void {
+/**
+ * Make sure `abs` is a file a writer may open, creating it 0600 if it is missing; returns the
+ * path to hand to SQLite (a symlink's resolved target). Refuses what could make us write
+ * where the user did not mean to: see checkSymlink, and an empty file of another user's
+ * (filling it would hand them the run output).
+ */
+function prepareFile(path: string, abs: string): string {
   const dir = dirname(abs);
   let dirStat;
   try {
@@ -216,25 +258,130 @@ function prepareFile(path: string, abs: string): void {
     throw new DatabaseError(`${path}: cannot create database: directory ${dir} does not exist`);
   }
   if (!dirStat.isDirectory()) throw new DatabaseError(`${path}: cannot create database: ${dir} is not a directory`);
-  if (existsSync(abs)) {
-    if (statSync(abs).isDirectory()) throw new DatabaseError(`${path}: is a directory, not a database file`);
-    return;
+  if (lstatOrNull(path, abs) === null && createFile(path, abs)) return abs;
+  // It exists (or appeared while we tried to create it): look at what it is now.
+  const st = lstatOrNull(path, abs);
+  if (st === null) throw new DatabaseError(`${path}: cannot create database: the file vanished while it was being created`);
+  if (st.isSymbolicLink()) return checkSymlink(path, abs, st);
+  if (st.isDirectory()) throw new DatabaseError(`${path}: is a directory, not a database file`);
+  if (!st.isFile()) throw new DatabaseError(`${path}: is not a regular file, not a database file`);
+  if (st.size === 0 && st.uid !== process.geteuid!()) {
+    throw new DatabaseError(`${path}: is an empty file owned by ${describeUser(st.uid)}; PicoFlow fills only an empty file of your own`);
   }
+  if (st.size === 0) privateIfEmpty(path, abs);
+  return abs;
+}
+
+/**
+ * An empty file we are about to fill (made with `touch`, or by a writer that has not migrated
+ * it yet) becomes 0600 like one we create; SQLite gives the -wal and -shm files the same mode.
+ */
+function privateIfEmpty(path: string, file: string): void {
   try {
-    // Create it ourselves so it is born 0600: run output may hold secrets of the user's.
-    closeSync(openSync(abs, "wx", 0o600));
+    const fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NOFOLLOW | fsConstants.O_NONBLOCK);
+    try {
+      const st = fstatSync(fd);
+      if (st.isFile() && st.size === 0 && st.uid === process.geteuid!() && (st.mode & 0o777) !== 0o600) fchmodSync(fd, 0o600);
+    } finally {
+      closeSync(fd);
+    }
+  } catch (err) {
+    throw new DatabaseError(`${path}: cannot open database: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+  }
+}
+
+function lstatOrNull(path: string, abs: string): Stats | null {
+  try {
+    return lstatSync(abs);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === "EEXIST") return;
+    if (code === "ENOENT") return null;
+    throw new DatabaseError(`${path}: cannot open database: ${code ?? (err as Error).message}`);
+  }
+}
+
+/** Create the file 0600 (run output may hold secrets); false if something took the name first. */
+function createFile(path: string, abs: string): boolean {
+  try {
+    // O_EXCL with O_CREAT never follows a symlink, even a dangling one; O_NOFOLLOW says so twice.
+    const { O_CREAT, O_EXCL, O_NOFOLLOW, O_WRONLY } = fsConstants;
+    closeSync(openSync(abs, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o600));
+    return true;
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "EEXIST") return false;
     if (code === "EACCES" || code === "EPERM" || code === "EROFS") {
-      throw new DatabaseError(`${path}: cannot create database: directory ${dir} is not writable`);
+      throw new DatabaseError(`${path}: cannot create database: directory ${dirname(abs)} is not writable`);
     }
     throw new DatabaseError(`${path}: cannot create database: ${code ?? (err as Error).message}`);
   }
 }
 
+/** SQLite's file header: the first 16 bytes of every database file. */
+const SQLITE_HEADER = "SQLite format 3\0";
+
+/**
+ * A database path that is a symlink is followed only if the link is the user's (or root's,
+ * who set it up for a service user) and its target exists, is a regular file of the user's,
+ * and is empty or an SQLite database. So a link planted by another user cannot make us
+ * create a file (with SQLite's 0644), fill someone's empty file, or write into a file of
+ * another program. Returns the target, which SQLite then opens (not the link, which could
+ * be swapped after this check).
+ */
+function checkSymlink(path: string, abs: string, link: Stats): string {
+  const me = process.geteuid!();
+  let to: string;
+  try {
+    to = readlinkSync(abs);
+  } catch {
+    to = "?";
+  }
+  const refuse = (why: string) => new DatabaseError(`${path}: is a symbolic link to ${to}, ${why}`);
+  if (link.uid !== me && link.uid !== 0) throw refuse(`and the link is owned by ${describeUser(link.uid)}; PicoFlow follows only links of your own or root's`);
+  let target: Stats;
+  let real: string;
+  try {
+    real = realpathSync(abs);
+    // The checks below are about this very link: one swapped in meanwhile is not followed.
+    const again = lstatSync(abs);
+    if (again.dev !== link.dev || again.ino !== link.ino) throw refuse("and the link was replaced while it was being checked");
+    target = lstatSync(real);
+  } catch (err) {
+    if (err instanceof DatabaseError) throw err;
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === "ENOENT") throw refuse("which does not exist; PicoFlow does not create a database through a link (create the file, or use the real path)");
+    throw refuse(`which cannot be read: ${code ?? (err as Error).message}`);
+  }
+  if (!target.isFile()) throw refuse("which is not a regular file");
+  if (target.uid !== me) throw refuse(`which is owned by ${describeUser(target.uid)}, not by you`);
+  if (target.size > 0 && !hasSqliteHeader(real)) throw refuse("which is not a database; refusing to overwrite it");
+  if (target.size === 0) privateIfEmpty(path, real);
+  return real;
+}
+
+function hasSqliteHeader(file: string): boolean {
+  try {
+    const fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
+    try {
+      const buf = Buffer.alloc(SQLITE_HEADER.length);
+      return readSync(fd, buf, 0, buf.length, 0) === buf.length && buf.toString("latin1") === SQLITE_HEADER;
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return false;
+  }
+}
+
 function userVersion(db: Database): number {
   return (db.query("PRAGMA user_version").get() as { user_version: number }).user_version;
+}
+
+/** A database with tables but no schema version of ours belongs to another program. */
+function refuseForeign(db: Database, path: string): void {
+  if (userVersion(db) !== 0) return;
+  const tables = db.query("SELECT count(*) AS n FROM sqlite_master").get() as { n: number };
+  if (tables.n > 0) throw new DatabaseError(`${path}: not a PicoFlow database (it has tables of another program)`);
 }
 
 function migrate(db: Database, path: string): void {
@@ -246,10 +393,7 @@ function migrate(db: Database, path: string): void {
     if (version > SCHEMA_VERSION) {
       throw new DatabaseError(`${path}: database schema version ${version} is newer than this picoflow understands (${SCHEMA_VERSION}); upgrade picoflow`);
     }
-    if (version === 0) {
-      const tables = db.query("SELECT count(*) AS n FROM sqlite_master").get() as { n: number };
-      if (tables.n > 0) throw new DatabaseError(`${path}: not a PicoFlow database (it has tables of another program)`);
-    }
+    if (version === 0) refuseForeign(db, path);
     for (let v = version; v < SCHEMA_VERSION; v++) db.run(MIGRATIONS[v]!);
     db.run(`PRAGMA user_version = ${SCHEMA_VERSION}`);
     db.run("COMMIT");

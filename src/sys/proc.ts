@@ -1,7 +1,9 @@
 // Process identity from /proc: a pid plus its start time names one process, even after the
-// kernel reuses the pid. Used to tell a dead run's owner from a live one.
+// kernel reuses the pid. Used to tell a dead run's owner from a live one, and (with its uid
+// and program) a real PicoFlow daemon from any process a PID file may name.
 
-import { readdirSync, readFileSync } from "node:fs";
+import { readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from "node:fs";
+import { resolve } from "node:path";
 
 /** State letter (field 3) and start time in clock ticks since boot (field 22) of /proc/PID/stat, or null if gone. */
 function readStat(pid: number): { state: string; start: string | null } | null {
@@ -107,4 +109,85 @@ export function residentBytes(pid: number = process.pid): number | null {
   } catch {
     return null;
   }
+}
+
+/** Real and effective uid of `pid` (the "Uid:" line of /proc/PID/status), or null if it is gone. */
+export function processUids(pid: number): { real: number; effective: number } | null {
+  try {
+    const m = /^Uid:\s+(\d+)\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? { real: Number(m[1]), effective: Number(m[2]) } : null;
+  } catch {
+    return null;
+  }
+}
+
+/** Command-line arguments of `pid` (argv[0] first), or null if it is gone or unreadable. */
+export function processArgv(pid: number): string[] | null {
+  try {
+    const raw = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+    return raw.endsWith("\0") ? raw.slice(0, -1).split("\0") : raw.split("\0");
+  } catch {
+    return null;
+  }
+}
+
+/** dev:ino of a file, following symlinks (and /proc's magic links), or null. */
+function fileKey(path: string): string | null {
+  try {
+    const st = statSync(path);
+    return st.isFile() ? `${st.dev}:${st.ino}` : null;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The file that is this program: the compiled binary, or the script when Bun runs the source
+ * (the executable is then Bun itself). A compiled binary's Bun.main is a path in its embedded
+ * file system, which stat answers too, so it is recognised by its prefix.
+ */
+function selfProgram(): string {
+  return Bun.main.startsWith("/$bunfs/") ? process.execPath : Bun.main;
+}
+
+/**
+ * Does process `pid` run this same program? Yes if its executable is the same file as ours
+ * (a compiled binary), or one of its arguments before `beforeArg` names that file, resolved
+ * against its working directory: the script Bun runs from source, or the binary that
+ * qemu-user runs (there the kernel's /proc/PID/exe is qemu). A binary replaced by an upgrade
+ * while the daemon runs still counts by its path ("/usr/bin/picoflow (deleted)").
+ */
+export function runsSameProgram(pid: number, beforeArg: string): boolean {
+  const self = selfProgram();
+  const key = fileKey(self);
+  if (key === null) return false;
+  if (fileKey(`/proc/${pid}/exe`) === key) return true;
+  try {
+    const exe = readlinkSync(`/proc/${pid}/exe`);
+    if (exe.endsWith(" (deleted)") && exe.slice(0, -" (deleted)".length) === realpathSync(self)) return true;
+  } catch {}
+  const argv = processArgv(pid);
+  if (!argv) return false;
+  let cwd: string;
+  try {
+    cwd = readlinkSync(`/proc/${pid}/cwd`);
+  } catch {
+    return false;
+  }
+  const end = argv.indexOf(beforeArg);
+  for (const arg of argv.slice(0, end < 0 ? argv.length : end)) {
+    if (fileKey(resolve(cwd, arg)) === key) return true;
+  }
+  return false;
+}
+
+/** "nobody (uid 65534)", or "uid 1234" when /etc/passwd has no such user. */
+export function describeUser(uid: number): string {
+  try {
+    for (const line of readFileSync("/etc/passwd", "utf8").split("\n")) {
+      const f = line.split(":");
+      if (f.length >= 3 && f[2] === String(uid) && f[0]) return `${f[0]} (uid ${uid})`;
+    }
+  } catch {}
+  return `uid ${uid}`;
 }
