@@ -38,6 +38,8 @@ export interface Settings {
     cleanupIntervalSeconds: number;
     /** How often the daemon refreshes its state row (memory, next runs) for `daemon status`. */
     heartbeatSeconds: number;
+    /** How often the daemon checks that its database is still the file at its path. */
+    databaseCheckSeconds: number;
   };
 }
 
@@ -51,7 +53,7 @@ export const DEFAULTS: Settings = {
   timeout: { defaultSeconds: 300, maxSeconds: 0, killGraceSeconds: 5 },
   execution: { maxParallel: null },
   logs: { retentionDays: 30, maxSizeMb: 1000, cleanupEnabled: true },
-  daemon: { shutdownGraceSeconds: 60, cleanupIntervalSeconds: 86400, heartbeatSeconds: 15 },
+  daemon: { shutdownGraceSeconds: 60, cleanupIntervalSeconds: 86400, heartbeatSeconds: 15, databaseCheckSeconds: 60 },
 };
 
 const int = (min: number, max: number) => z.number().int().min(min).max(max);
@@ -59,7 +61,8 @@ const lowercase = <T extends z.ZodType>(inner: T) => z.preprocess((v) => (typeof
 
 // Mirrors the spec's "Configuration File" section; unknown keys are errors so a typo is caught.
 const fileSchema = z.strictObject({
-  db_path: z.string().min(1).optional(),
+  // A NUL byte would cut the path short (and the open fails with Bun's ERR_INVALID_ARG_VALUE).
+  db_path: z.string().min(1).refine((p) => !p.includes("\0"), "must not contain a NUL byte (\\0)").optional(),
   // Any case, as in PICOFLOW_LOG_LEVEL and the flags ("INFO" is "info").
   log_level: lowercase(z.enum(LOG_LEVELS)).optional(),
   log_format: lowercase(z.enum(LOG_FORMATS)).optional(),
@@ -97,6 +100,7 @@ const fileSchema = z.strictObject({
       shutdown_grace_seconds: z.number().min(0).max(86400).optional(),
       cleanup_interval_seconds: z.number().min(1).max(31_536_000).optional(),
       heartbeat_seconds: z.number().min(1).max(3600).optional(),
+      database_check_seconds: z.number().min(1).max(60).optional(),
     })
     .optional(),
 });
@@ -147,15 +151,52 @@ function tomlErrorLine(text: string): number | null {
   return Math.min(parsed + 1, lines.length);
 }
 
+/**
+ * The file as text. TOML is UTF-8 by definition: invalid bytes are refused rather than turned
+ * into U+FFFD, which would quietly change a path such as db_path.
+ */
+function decodeConfig(path: string, bytes: Uint8Array): string {
+  try {
+    return new TextDecoder("utf-8", { fatal: true }).decode(bytes);
+  } catch {
+    const at = firstInvalidUtf8(bytes);
+    let line = 1;
+    for (let i = 0; i < at; i++) if (bytes[i] === 0x0a) line++;
+    throw new ConfigError(`${path}:${line}: not valid UTF-8 (byte ${at + 1}); a config file must be UTF-8 text`);
+  }
+}
+
+/** Offset of the first byte that is not valid UTF-8: the longest prefix that decodes, by bisection. */
+function firstInvalidUtf8(bytes: Uint8Array): number {
+  const decodes = (n: number) => {
+    try {
+      // stream: a character cut at the end of the prefix is not an error.
+      new TextDecoder("utf-8", { fatal: true }).decode(bytes.subarray(0, n), { stream: true });
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  let lo = 0;
+  let hi = bytes.length;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >> 1;
+    if (decodes(mid)) lo = mid;
+    else hi = mid - 1;
+  }
+  return lo;
+}
+
 function readConfigFile(path: string): FileConfig {
-  let text: string;
+  let bytes: Uint8Array;
   try {
     if (!statSync(path).isFile()) throw new ConfigError(`${path}: not a regular file`);
-    text = readFileSync(path, "utf8");
+    bytes = readFileSync(path);
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     throw new ConfigError(`${path}: cannot read config file: ${(err as NodeJS.ErrnoException).code ?? err}`);
   }
+  const text = decodeConfig(path, bytes);
   let raw: unknown;
   try {
     raw = Bun.TOML.parse(text);
@@ -239,6 +280,7 @@ export function resolveSettings({ flags, env, cwd, home }: ResolveInput): Settin
         shutdownGraceSeconds: c.daemon?.shutdown_grace_seconds,
         cleanupIntervalSeconds: c.daemon?.cleanup_interval_seconds,
         heartbeatSeconds: c.daemon?.heartbeat_seconds,
+        databaseCheckSeconds: c.daemon?.database_check_seconds,
       }),
     );
   }

@@ -1,10 +1,10 @@
 // Settings precedence: flag > env > config file > defaults; bad config files name file and key.
 
 import { afterAll, describe, expect, test } from "bun:test";
-import { mkdirSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
 import { DEFAULTS, resolveSettings } from "../src/config.ts";
 import { ConfigError } from "../src/errors.ts";
-import { sandbox } from "./helpers.ts";
+import { cli, sandbox } from "./helpers.ts";
 
 const sb = sandbox("");
 afterAll(() => sb.cleanup());
@@ -84,5 +84,34 @@ describe("resolveSettings", () => {
     expect(() => resolve({}, { PICOFLOW_LOG_LEVEL: "verbose" })).toThrow("PICOFLOW_LOG_LEVEL: 'verbose' is not one of error, warn, info, debug, trace");
     expect(() => resolve({ logFormat: "xml" })).toThrow("--log-format: 'xml' is not one of json, pretty");
     expect(() => resolve({}, { PICOFLOW_METRICS_PORT: "http" })).toThrow("PICOFLOW_METRICS_PORT: 'http' is not a port number (0-65535)");
+  });
+});
+
+describe("db_path must be a usable path (the real CLI)", () => {
+  test("invalid UTF-8 in the config file is a config error (exit 4) naming file and line", async () => {
+    const s = sandbox("");
+    try {
+      // Bytes 0xff 0xfe are not UTF-8: decoded loosely they would become U+FFFD in the path.
+      writeFileSync(`${s.dir}/picoflow.toml`, Buffer.concat([Buffer.from('# history\ndb_path = "runs-'), Buffer.from([0xff, 0xfe]), Buffer.from('.db"\n')]));
+      const r = await cli(s, ["history"]);
+      expect(r.code).toBe(4);
+      expect(r.stderr).toBe(`picoflow: ${s.dir}/picoflow.toml:2: not valid UTF-8 (byte 27); a config file must be UTF-8 text\n`);
+      // No database was created under a mangled name.
+      expect(readdirSync(s.dir).filter((f) => f.includes("runs"))).toEqual([]);
+    } finally {
+      s.cleanup();
+    }
+  });
+
+  test("a NUL byte in db_path is a config error (exit 4), shown as \\0", async () => {
+    const s = sandbox("");
+    try {
+      writeFileSync(`${s.dir}/picoflow.toml`, 'db_path = "runs\\u0000.db"\n');
+      const r = await cli(s, ["history"]);
+      expect(r.code).toBe(4);
+      expect(r.stderr).toBe(`picoflow: ${s.dir}/picoflow.toml: db_path: must not contain a NUL byte (\\0)\n`);
+    } finally {
+      s.cleanup();
+    }
   });
 });

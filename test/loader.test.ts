@@ -234,3 +234,63 @@ describe("files", () => {
     expect(load(`${sb.dir}/layered.yaml`).tasks.length).toBe(1000);
   });
 });
+
+describe("secrets are the workflow's, and messages are safe to print", () => {
+  test("every task gets the whole workflow's secret set, Basic forms included", () => {
+    const wf = parseWorkflow(
+      `name: w
+tasks:
+  - name: printer
+    type: shell
+    config: {command: /bin/echo}
+  - name: api
+    type: http
+    config:
+      url: "https://bob:p%40ss-word@example.org/"
+      method: get
+      headers: {X-Key: "\${TOKEN}", Proxy-Authorization: "Basic ${Buffer.from("alice:open-sesame").toString("base64")}"}
+`,
+      "wf.yaml",
+      opts,
+    );
+    const printer = wf.tasks[0]!.secrets;
+    expect(wf.tasks[1]!.secrets).toBe(printer);
+    expect(wf.secrets).toBe(printer);
+    for (const s of [
+      "s3cret-token",
+      "p%40ss-word",
+      "p@ss-word",
+      Buffer.from("bob:p@ss-word").toString("base64"),
+      Buffer.from("alice:open-sesame").toString("base64"),
+      "alice:open-sesame",
+      "open-sesame",
+    ]) {
+      expect(printer).toContain(s);
+    }
+    // Longest first, so a secret that contains another is masked whole.
+    expect(printer).toEqual([...printer].sort((a, b) => b.length - a.length));
+  });
+
+  test("a dependency listed three times is one problem with its count", () => {
+    expect(problems(`name: w\ntasks:\n${shell("a")}${shell("b", "    depends_on: [a, a, a]\n")}`)).toEqual(["wf.yaml:11:21: tasks[1].depends_on[1]: 'a' is listed 3 times"]);
+  });
+
+  test("a long cycle is shown by its ends and its length", () => {
+    const n = 30;
+    const tasks = Array.from({ length: n }, (_, i) => shell(`t${i}`, `    depends_on: [t${(i + 1) % n}]\n`)).join("");
+    expect(problems(`name: w\ntasks:\n${tasks}`)).toEqual([
+      "wf.yaml:7:17: tasks[0].depends_on: dependency cycle: t0 -> t1 -> t2 -> t3 -> t4 -> t5 -> t6 -> t7 -> … -> t29 -> t0 (30 tasks)",
+    ]);
+  });
+
+  test("a long unknown key is cut, with its length", () => {
+    const key = "k".repeat(300);
+    expect(problems(`name: w\n${key}: 1\ntasks:\n${shell("a")}`)).toEqual([`wf.yaml:2:1: ${"k".repeat(80)}… (300 characters): unknown key`]);
+  });
+
+  test("a ${VAR} value in a URL is masked in messages", () => {
+    expect(problems(`name: w\ntasks:\n  - name: a\n    type: http\n    config: {url: "https://\${HOST}:99999/", method: get}\n`)).toEqual([
+      "wf.yaml:5:19: tasks[0].config.url: 'https://***:99999/' is not a valid URL",
+    ]);
+  });
+});

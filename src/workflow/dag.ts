@@ -11,47 +11,74 @@ export interface DagProblem {
   message: string;
 }
 
+export interface DagCheckOptions {
+  /** False for a graph known to be incomplete: unknown dependencies are then not reported. */
+  unknownDependencies?: boolean;
+  /** How a name is written into a message, quoted and bare (the loader marks them for masking). */
+  quote?: (name: string) => string;
+  bare?: (name: string) => string;
+}
+
+/** A cycle longer than this is shown by its first and last tasks and its length. */
+const CYCLE_SHOWN = 10;
+
+/** Suggestions cost a comparison with every name: a file full of unknown names gets a few. */
+const MAX_SUGGESTIONS = 100;
+
 /**
  * Every structural problem in one pass: duplicate names, a task depending on itself, a
- * dependency listed twice, unknown dependencies (unless `unknownDependencies` is false, for a
- * graph known to be incomplete), and each cycle with its path.
+ * dependency listed more than once (one problem, with the count), unknown dependencies
+ * (unless `unknownDependencies` is false), and each cycle with its path.
  */
-export function checkDag(nodes: readonly DagNode[], opts: { unknownDependencies?: boolean } = {}): DagProblem[] {
+export function checkDag(nodes: readonly DagNode[], opts: DagCheckOptions = {}): DagProblem[] {
+  const q = opts.quote ?? ((v: string) => `'${v}'`);
+  const b = opts.bare ?? ((v: string) => v);
   const problems: DagProblem[] = [];
   const firstIndex = new Map<string, number>();
   nodes.forEach((n, i) => {
     const seen = firstIndex.get(n.name);
     if (seen === undefined) firstIndex.set(n.name, i);
-    else problems.push({ path: [i, "name"], message: `duplicate task name '${n.name}' (first defined at tasks[${seen}])` });
+    else problems.push({ path: [i, "name"], message: `duplicate task name ${q(n.name)} (first defined at tasks[${seen}])` });
   });
 
   // Edges that are sound enough to look for cycles in.
   const edges: number[][] = nodes.map(() => []);
+  let suggestions = MAX_SUGGESTIONS;
   nodes.forEach((n, i) => {
-    const listed = new Set<string>();
+    // Per name: where it is listed a second time, and how often in all.
+    const listed = new Map<string, { again: number; count: number }>();
     n.dependsOn.forEach((dep, k) => {
       const at = [i, "depends_on", k];
-      if (listed.has(dep)) {
-        problems.push({ path: at, message: `'${dep}' is listed twice` });
+      const seen = listed.get(dep);
+      if (seen) {
+        if (seen.count++ === 1) seen.again = k;
         return;
       }
-      listed.add(dep);
+      listed.set(dep, { again: -1, count: 1 });
       if (dep === n.name) {
-        problems.push({ path: at, message: `task '${n.name}' depends on itself` });
+        problems.push({ path: at, message: `task ${q(n.name)} depends on itself` });
         return;
       }
       const j = firstIndex.get(dep);
       if (j === undefined) {
-        if (opts.unknownDependencies !== false) problems.push({ path: at, message: `unknown task '${dep}'${suggest(dep, firstIndex.keys())}` });
+        if (opts.unknownDependencies !== false) {
+          const hint = suggestions-- > 0 ? suggest(dep, firstIndex.keys(), q) : "";
+          problems.push({ path: at, message: `unknown task ${q(dep)}${hint}` });
+        }
         return;
       }
       edges[i]!.push(j);
     });
+    for (const [dep, { again, count }] of listed) {
+      if (count > 1) problems.push({ path: [i, "depends_on", again], message: `${q(dep)} is listed ${count === 2 ? "twice" : `${count} times`}` });
+    }
   });
 
   for (const cycle of findCycles(edges)) {
-    const names = [...cycle, cycle[0]!].map((i) => nodes[i]!.name);
-    problems.push({ path: [cycle[0]!, "depends_on"], message: `dependency cycle: ${names.join(" -> ")}` });
+    let names = [...cycle, cycle[0]!].map((i) => b(nodes[i]!.name));
+    if (names.length > CYCLE_SHOWN + 1) names = [...names.slice(0, CYCLE_SHOWN - 2), "…", ...names.slice(-2)];
+    const length = cycle.length > CYCLE_SHOWN ? ` (${cycle.length} tasks)` : "";
+    problems.push({ path: [cycle[0]!, "depends_on"], message: `dependency cycle: ${names.join(" -> ")}${length}` });
   }
   return problems;
 }
@@ -140,10 +167,12 @@ export function insertSorted(list: number[], value: number): void {
 }
 
 /** " (did you mean 'x'?)" for a near miss, else "". */
-export function suggest(word: string, candidates: Iterable<string>): string {
+export function suggest(word: string, candidates: Iterable<string>, quote = (v: string) => `'${v}'`): string {
   let best: string | undefined;
   let bestDist = Math.max(1, Math.floor(word.length / 3)) + 1;
   for (const c of candidates) {
+    // The distance is at least the difference in length: skip the work when that is too far.
+    if (Math.abs(word.length - c.length) >= bestDist) continue;
     const d = editDistance(word, c);
     // A "suggestion" that shares nothing with the word helps nobody.
     if (d < bestDist && d < word.length) {
@@ -151,7 +180,7 @@ export function suggest(word: string, candidates: Iterable<string>): string {
       bestDist = d;
     }
   }
-  return best === undefined ? "" : ` (did you mean '${best}'?)`;
+  return best === undefined ? "" : ` (did you mean ${quote(best)}?)`;
 }
 
 function editDistance(a: string, b: string): number {

@@ -3,15 +3,18 @@
 
 import { readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { isMap, isScalar, LineCounter, parseDocument, type Document, type Node as YamlNode } from "yaml";
+import { Composer, isMap, isScalar, Lexer, LineCounter, Parser, YAMLParseError, type CST, type Document, type Node as YamlNode } from "yaml";
 import type { z } from "zod";
 import { IoError, ValidationError } from "../errors.ts";
 import { checkDag, suggest } from "./dag.ts";
-import { expandTree } from "./expand.ts";
+import { expandTree, TooDeepError } from "./expand.ts";
+import { bare, problemTemplate, quoted, renderProblem } from "./message.ts";
 import { parsePlainYaml } from "./quick-yaml.ts";
 import { taskConfigSchemas, taskSchema, workflowSchema, type RawTask } from "./schema.ts";
+import { pathKey, workflowSecrets } from "./secrets.ts";
 import {
   MAX_FILE_BYTES,
+  MAX_NESTING,
   MAX_TASKS,
   TASK_TYPES,
   type HttpConfig,
@@ -94,14 +97,25 @@ export function parseWorkflow(text: string, file: string, opts: LoadOptions): Wo
   }
 
   const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, prettyErrors: false, uniqueKeys: true });
   const where = (offset: number) => {
     const { line, col } = lines.linePos(offset);
     return `${file}:${line}:${col}`;
   };
+  // The CST first (the yaml package builds it without recursion), so that nesting too deep for
+  // the recursive steps after it is refused before they overflow the stack.
+  const tokens = parseCst(text, lines);
+  const deep = Array.isArray(tokens) ? tooDeep(tokens) : tokens.deep;
+  if (deep !== null) throw new ValidationError([`${where(deep)}: nesting deeper than ${MAX_NESTING} levels of lists and mappings`]);
+  const doc = compose(tokens as CST.Token[], text.length);
 
   if (doc.errors.length) {
-    throw new ValidationError(doc.errors.map((e) => `${where(e.pos[0])}: ${yamlMessage(e)}`));
+    // The document may hold secrets even where it does not parse: mask what can be found.
+    const secrets = secretsForMessages(doc, opts);
+    throw new ValidationError(
+      collapse(doc.errors.map((e) => ({ offset: e.pos[0], group: e.message, text: `${where(e.pos[0])}: ${bare(yamlMessage(e))}` }))).map((l) =>
+        renderProblem(l, secrets),
+      ),
+    );
   }
   if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
     throw new ValidationError([`${file}: file is empty; a workflow needs at least 'name' and 'tasks'`]);
@@ -115,9 +129,76 @@ export function parseWorkflow(text: string, file: string, opts: LoadOptions): Wo
   try {
     raw = doc.toJS({ maxAliasCount: 100 });
   } catch (err) {
-    throw new ValidationError([`${file}: ${firstLine((err as Error).message)}`]);
+    throw new ValidationError([renderProblem(`${file}: ${bare(firstLine((err as Error).message))}`, secretsForMessages(doc, opts))]);
   }
   return checkAndBuild(raw, file, opts, { doc, where })!;
+}
+
+/** One YAML document from the CST, as parseDocument makes it (a second one is an error). */
+function compose(tokens: CST.Token[], end: number): Document.Parsed {
+  const composer = new Composer({ prettyErrors: false, uniqueKeys: true });
+  let doc: Document.Parsed | undefined;
+  for (const d of composer.compose(tokens, true, end)) {
+    if (!doc) doc = d;
+    else {
+      doc.errors.push(new YAMLParseError([d.range[0], d.range[1]], "MULTIPLE_DOCS", "Source contains multiple documents"));
+      break;
+    }
+  }
+  return doc!;
+}
+
+const isCollection = (t: CST.Token) => t.type === "block-map" || t.type === "block-seq" || t.type === "flow-collection";
+
+/**
+ * The CST, as Parser.parse makes it, but given up as soon as the parser holds more open lists
+ * and mappings than MAX_NESTING: a megabyte of "[" would otherwise build a CST of hundreds of
+ * megabytes before tooDeep() could refuse it.
+ */
+function parseCst(text: string, lines: LineCounter): CST.Token[] | { deep: number } {
+  const parser = new Parser(lines.addNewLine);
+  const tokens: CST.Token[] = [];
+  lines.addNewLine(0);
+  for (const lexeme of new Lexer().lex(text)) {
+    for (const t of parser.next(lexeme)) tokens.push(t);
+    if (parser.stack.length > MAX_NESTING) {
+      const open = parser.stack.filter(isCollection);
+      if (open.length > MAX_NESTING) return { deep: open[MAX_NESTING]!.offset };
+    }
+  }
+  for (const t of parser.end()) tokens.push(t);
+  return tokens;
+}
+
+/** Offset of the first list or mapping nested deeper than MAX_NESTING, or null. No recursion. */
+function tooDeep(tokens: CST.Token[]): number | null {
+  const stack: [CST.Token, number][] = tokens.map((t) => [t, 0]).reverse() as [CST.Token, number][];
+  while (stack.length) {
+    const [token, depth] = stack.pop()!;
+    if (token.type === "document") {
+      if (token.value) stack.push([token.value, depth]);
+    } else if (isCollection(token)) {
+      if (depth + 1 > MAX_NESTING) return token.offset;
+      // Reversed, so the first deep spot in the file is the one found.
+      for (let i = token.items.length - 1; i >= 0; i--) {
+        const item = token.items[i]!;
+        if (item.value) stack.push([item.value, depth + 1]);
+        if (item.key) stack.push([item.key, depth + 1]);
+      }
+    }
+  }
+  return null;
+}
+
+/** Best effort, for a document that did not load: the secrets it would have had. */
+function secretsForMessages(doc: Document, opts: LoadOptions): string[] {
+  try {
+    const substituted = new Map<string, string[]>();
+    const data = expandTree(doc.toJS({ maxAliasCount: 100 }), opts.env, (path, values) => substituted.set(pathKey(path), values), MAX_NESTING);
+    return workflowSecrets(data, substituted).inMessages;
+  } catch {
+    return [];
+  }
 }
 
 /**
@@ -138,12 +219,19 @@ function checkAndBuild(
     throw new ValidationError([`${at.where(node?.range?.[0] ?? 0)}: tasks: ${rawTasks.length} tasks; a workflow may have at most ${MAX_TASKS}`]);
   }
 
-  // Values that ${VAR} put into HTTP headers are secrets (see secretsOf).
+  // Where ${VAR} put which values: the secret set needs them (see secrets.ts).
   const substituted = new Map<string, string[]>();
-  const data = expandTree(raw, opts.env, (path, values) => substituted.set(path.join("\u0000"), values)) as Record<
-    string,
-    unknown
-  >;
+  let data: Record<string, unknown>;
+  try {
+    data = expandTree(raw, opts.env, (path, values) => substituted.set(pathKey(path), values), MAX_NESTING) as Record<string, unknown>;
+  } catch (err) {
+    // Only aliases get here (the text itself was checked): a deep or circular structure.
+    if (!(err instanceof TooDeepError) || !at) return null;
+    const path = err.path.slice(0, 8);
+    const shown = err.path.length > path.length ? `${formatPath(path)}…` : formatPath(path);
+    throw new ValidationError([renderProblem(`${at.where(locate(at.doc, path))}: ${shown}: nesting deeper than ${MAX_NESTING} levels of lists and mappings (through an alias)`, [])]);
+  }
+  const { secrets, inMessages } = workflowSecrets(data, substituted);
 
   const problems: Problem[] = [];
   const top = workflowSchema.safeParse(data);
@@ -172,16 +260,18 @@ function checkAndBuild(
   const nodes = Array.isArray(data.tasks) ? data.tasks.map(graphNode) : [];
   const complete = nodes.every((n) => n !== null);
   const named = nodes.map((n, i) => n ?? { name: `\u0000${i}`, dependsOn: [] });
-  for (const p of checkDag(named, { unknownDependencies: complete })) problems.push({ path: ["tasks", ...p.path], message: p.message });
+  for (const p of checkDag(named, { unknownDependencies: complete, quote: quoted, bare })) problems.push({ path: ["tasks", ...p.path], message: p.message });
 
   if (problems.length) {
     if (!at) return null;
     const located = problems.map((p) => {
       const offset = locate(at.doc, p.path, p.atKey);
-      return { offset, text: `${at.where(offset)}: ${formatPath(p.path)}: ${p.message}` };
+      // Same place in the shape of the file (list indexes aside), same message (values aside).
+      const group = `${p.path.map((k) => (typeof k === "number" ? "[]" : k)).join("\u0000")}\u0001${problemTemplate(p.message)}`;
+      return { offset, group, text: `${at.where(offset)}: ${formatPath(p.path)}: ${p.message}` };
     });
-    located.sort((a, b) => a.offset - b.offset);
-    throw new ValidationError(located.map((l) => l.text));
+    // Masked when made, so every consumer (CLI, daemon log, daemon status) gets masked text.
+    throw new ValidationError(collapse(located).map((l) => renderProblem(l, inMessages)));
   }
 
   const wf = top.data!;
@@ -196,14 +286,16 @@ function checkAndBuild(
     timezone: wf.timezone,
     maxParallel: wf.config?.max_parallel ?? 4,
     file: resolve(file),
-    tasks: tasks.map(({ raw: t, index }): Task => {
+    secrets,
+    tasks: tasks.map(({ raw: t }): Task => {
       const base = {
         name: t.name,
         dependsOn: t.depends_on ?? [],
         retry: t.retry ?? retryDefault,
         timeout: capTimeout(t.timeout ?? timeoutDefault),
         continueOnFailure: t.continue_on_failure ?? false,
-        secrets: [] as string[],
+        // The workflow's whole set: a task may print what another one uses (one shared list).
+        secrets,
       };
       const c = t.config as Record<string, any>;
       switch (t.type) {
@@ -234,7 +326,7 @@ function checkAndBuild(
             body: c.body,
             timeout: c.timeout ?? 30,
           };
-          return { ...base, type: "http", config, secrets: [...secretsOf(config.headers, index, substituted), ...urlSecrets(config.url)] };
+          return { ...base, type: "http", config };
         }
       }
     }),
@@ -246,35 +338,6 @@ function graphNode(t: unknown): { name: string; dependsOn: string[] } | null {
   if (typeof name !== "string") return null;
   const deps = Array.isArray(depends_on) ? depends_on.filter((d): d is string => typeof d === "string") : [];
   return { name, dependsOn: deps };
-}
-
-const CREDENTIAL_HEADER = /^(authorization|proxy-authorization|cookie|x-api-key|api-key|apikey|x-auth-token|x-access-token)$|token|secret|password|passwd|api[-_]?key|session|credential/i;
-
-/** Whole values of credential headers, and every value a ${VAR} put into any header. */
-function secretsOf(headers: Record<string, string>, index: number, substituted: Map<string, string[]>): string[] {
-  const out = new Set<string>();
-  for (const [name, value] of Object.entries(headers)) {
-    if (CREDENTIAL_HEADER.test(name) && value) {
-      out.add(value);
-      // "Bearer abc": the credential part alone must not show either.
-      const parts = value.split(/\s+/);
-      if (parts.length > 1) out.add(parts.slice(1).join(" "));
-    }
-    for (const v of substituted.get(["tasks", index, "config", "headers", name].join("\u0000")) ?? []) out.add(v);
-  }
-  return [...out];
-}
-
-/** The password of a `https://user:password@host/` URL, as written and decoded. */
-function urlSecrets(url: string): string[] {
-  try {
-    const { password } = new URL(url);
-    if (!password) return [];
-    const decoded = decodeURIComponent(password);
-    return decoded === password ? [password] : [password, decoded];
-  } catch {
-    return [];
-  }
 }
 
 export function expandHome(p: string, home: string): string {
@@ -296,7 +359,7 @@ function fromZod(error: z.ZodError, prefix: Path, keys?: string[]): Problem[] {
     if (issue.code === "unrecognized_keys") {
       const known = issue.path.length === 0 && keys ? keys : knownKeys(path);
       for (const key of issue.keys) {
-        out.push({ path: [...path, key], message: `unknown key${suggest(key, known)}`, atKey: true });
+        out.push({ path: [...path, key], message: `unknown key${suggest(key, known, quoted)}`, atKey: true });
       }
     } else if (issue.code === "invalid_key") {
       out.push({ path, message: issue.issues[0]?.message ?? issue.message, atKey: true });
@@ -336,10 +399,36 @@ function locate(doc: Document, path: Path, atKey = false): number {
   return 0;
 }
 
+/** `tasks[0].config.env.NAME`; keys are the file's own text, so they are marked as values. */
 function formatPath(path: Path): string {
   let s = "";
-  for (const p of path) s += typeof p === "number" ? `[${p}]` : s ? `.${p}` : p;
+  for (const p of path) s += typeof p === "number" ? `[${p}]` : s ? `.${bare(p)}` : bare(p);
   return s || "(top level)";
+}
+
+/** More lines than this of one kind of problem are shown as one line with a count. */
+const MAX_REPEATED = 5;
+
+/**
+ * Lines in file order; a problem repeated more than MAX_REPEATED times (same `group`) is one
+ * line, at its first place, with the count of the others.
+ */
+function collapse(lines: { offset: number; group: string; text: string }[]): string[] {
+  const sorted = [...lines].sort((a, b) => a.offset - b.offset);
+  const count = new Map<string, number>();
+  for (const l of sorted) count.set(l.group, (count.get(l.group) ?? 0) + 1);
+  const out: string[] = [];
+  for (const l of sorted) {
+    const n = count.get(l.group)!;
+    if (n <= MAX_REPEATED) {
+      if (n > 0) out.push(l.text);
+      continue;
+    }
+    // The first of a long run stands for all of them.
+    out.push(`${l.text} (and ${n - 1} more like it)`);
+    count.set(l.group, 0);
+  }
+  return out;
 }
 
 /** The yaml package's message, in our words where it speaks of its own API. */

@@ -8,8 +8,11 @@
 // duplicate keys (Bun keeps the last, `yaml` rightly refuses), merge keys, anchors and
 // aliases, tags, directives, several documents, complex and quoted keys, flow mappings, and
 // anything whose meaning depends on subtle indentation (multi-line plain or quoted scalars,
-// multi-line flow sequences, keys at an unexpected column). The check is conservative: a
-// false "not plain" costs time, never correctness.
+// multi-line flow sequences, keys at an unexpected column), and nesting deeper than
+// MAX_NESTING (Bun.YAML, like any recursive parser, overflows the stack somewhere; the slow
+// path reports it). The check is conservative: a false "not plain" costs time, never correctness.
+
+import { MAX_NESTING } from "./types.ts";
 
 type Frame = { indent: number; kind: "map" | "seq"; keys: Set<string> };
 
@@ -51,8 +54,8 @@ function restIsEmpty(s: string, i: number): boolean {
 /** Characters that may not start a plain scalar in a flow sequence (in this subset). */
 const FLOW_ITEM_BAD_START = new Set([..."&*!{}?%@`|>#"]);
 
-/** A one-line flow sequence of plain or quoted scalars (nested sequences allowed). */
-function isPlainFlowSequence(s: string): boolean {
+/** A one-line flow sequence of plain or quoted scalars, nested at most `maxDepth` deep. */
+function isPlainFlowSequence(s: string, maxDepth: number): boolean {
   let depth = 0;
   let itemStart = true;
   for (let i = 0; i < s.length; i++) {
@@ -70,7 +73,7 @@ function isPlainFlowSequence(s: string): boolean {
     if (c === "{" || c === "}") return false;
     if (c === "#" && s[i - 1] === " ") return false;
     if (c === "[") {
-      depth++;
+      if (++depth > maxDepth) return false;
       itemStart = true;
     } else if (c === "]") {
       if (--depth === 0) return restIsEmpty(s, i + 1);
@@ -87,15 +90,18 @@ type Value = "empty" | "scalar" | "block" | "bad";
 /** Indicators that may not start a plain value (in this subset). */
 const VALUE_BAD_START = new Set([..."&*!{}?%@`,]"]);
 
-/** What a value after `key:` or `- ` is, as far as the next lines are concerned. */
-function classify(v: string): Value {
+/**
+ * What a value after `key:` or `- ` is, as far as the next lines are concerned. A flow
+ * sequence may add at most `maxDepth` levels of nesting.
+ */
+function classify(v: string, maxDepth: number): Value {
   if (v === "" || v.startsWith("#")) return "empty";
   const c = v[0]!;
   if (c === '"' || c === "'") {
     const end = quotedEnd(v, 0);
     return end > 0 && restIsEmpty(v, end) ? "scalar" : "bad";
   }
-  if (c === "[") return isPlainFlowSequence(v) ? "scalar" : "bad";
+  if (c === "[") return isPlainFlowSequence(v, maxDepth) ? "scalar" : "bad";
   if (c === "|" || c === ">") return BLOCK_SCALAR.test(v) ? "block" : "bad";
   if (VALUE_BAD_START.has(c)) return "bad";
   if (c === "-" && (v.length === 1 || v[1] === " ")) return "bad";
@@ -153,6 +159,7 @@ export function isPlainSubset(text: string): boolean {
         // next item of an open sequence
       } else if (inlineAfterDash || (opensBlock && (!top || top.indent <= col))) {
         stack.push({ indent: col, kind: "seq", keys: new Set() });
+        if (stack.length > MAX_NESTING) return false;
       } else return false;
       const after = s.slice(1);
       const pad = after.length - after.trimStart().length;
@@ -181,8 +188,9 @@ export function isPlainSubset(text: string): boolean {
         top.keys.add(key[1]!);
       } else if (inlineAfterDash || opensBlock || (!top && stack.length === 0 && col === 0)) {
         stack.push({ indent: col, kind: "map", keys: new Set([key[1]!]) });
+        if (stack.length > MAX_NESTING) return false;
       } else return false;
-      const kind = classify(s.slice(key[0].length));
+      const kind = classify(s.slice(key[0].length), MAX_NESTING - stack.length);
       if (kind === "bad") return false;
       if (kind === "block") blockParent = col;
       else pending = { kind, col };
@@ -190,7 +198,7 @@ export function isPlainSubset(text: string): boolean {
     }
     // A scalar as a sequence item ("- value").
     if (!inlineAfterDash) return false;
-    const kind = classify(s);
+    const kind = classify(s, MAX_NESTING - stack.length);
     if (kind === "bad" || kind === "empty") return false;
     const dashCol = stack[stack.length - 1]!.indent;
     if (kind === "block") blockParent = dashCol;

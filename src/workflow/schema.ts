@@ -3,6 +3,7 @@
 
 import { Cron } from "croner";
 import { z } from "zod";
+import { bare, quoted } from "./message.ts";
 import { HTTP_METHODS, NAME_PATTERN, TASK_TYPES, type TaskType } from "./types.ts";
 
 function describe(v: unknown): string {
@@ -34,22 +35,60 @@ const name = () =>
     error: "must be 1-64 characters of letters, digits, '-' or '_'",
   });
 
-const stringMap = (keyPattern: RegExp, keyRule: string) =>
-  z.record(str().regex(keyPattern, { error: keyRule }), str("a string (quote numbers and booleans)"), mapping);
+/**
+ * Linux refuses to start a program with an argument or environment entry of 128 KiB or more
+ * (MAX_ARG_STRLEN, terminating NUL included): say so at validate time, not with a run-time
+ * E2BIG that is retried.
+ */
+const MAX_ARG_BYTES = 131071;
+const ARG_LIMIT = `an argument or environment entry may be at most ${MAX_ARG_BYTES} bytes (Linux's limit)`;
+
+/** A string handed to the operating system (a path): a NUL byte would end it early, and Bun refuses it. */
+const osString = (what = "a string") =>
+  str(what).refine((s) => !s.includes("\0"), { error: (iss) => `must not contain a NUL byte, got ${quoted(String(iss.input))}` });
+
+/** An argument, environment value or remote command: no NUL byte, and short enough to pass. */
+const argString = (what = "a string") =>
+  osString(what).refine((s) => fitsArg(s), {
+    error: (iss) => `is ${byteLength(String(iss.input))} bytes; ${ARG_LIMIT}`,
+  });
+
+function byteLength(s: string): number {
+  return Buffer.byteLength(s, "utf8");
+}
+
+/** Cheap for the usual short string: only a long one is measured in bytes. */
+function fitsArg(s: string): boolean {
+  return s.length * 3 <= MAX_ARG_BYTES || byteLength(s) <= MAX_ARG_BYTES;
+}
 
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
 const HEADER_NAME = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 function absolutePath(what: string) {
-  return nonEmpty().refine((p) => p.startsWith("/"), { error: `${what} must be an absolute path` });
+  return osString().min(1, { error: "must not be empty" }).refine((p) => p.startsWith("/"), { error: `${what} must be an absolute path` });
 }
 
 export const shellConfigSchema = z.strictObject({
-  command: nonEmpty(),
-  args: z.array(str("a string (quote numbers and booleans)"), { error: typeError("a list of strings") }).optional(),
+  command: argString().min(1, { error: "must not be empty" }),
+  args: z.array(argString("a string (quote numbers and booleans)"), { error: typeError("a list of strings") }).optional(),
   workdir: absolutePath("workdir").optional(),
-  env: stringMap(ENV_NAME, "environment variable names are letters, digits and '_', not starting with a digit").optional(),
-}, mapping);
+  env: z
+    .record(
+      str().regex(ENV_NAME, { error: "environment variable names are letters, digits and '_', not starting with a digit" }),
+      argString("a string (quote numbers and booleans)"),
+      mapping,
+    )
+    .optional(),
+}, mapping).superRefine((c, ctx) => {
+  // The kernel's limit is on NAME=value as a whole.
+  for (const [name, value] of Object.entries(c.env ?? {})) {
+    const entry = `${name}=${value}`;
+    if (fitsArg(value) && !fitsArg(entry)) {
+      ctx.addIssue({ code: "custom", path: ["env", name], message: `NAME=value is ${byteLength(entry)} bytes; ${ARG_LIMIT}` });
+    }
+  }
+});
 
 export const sshConfigSchema = z.strictObject({
   host: nonEmpty()
@@ -61,8 +100,9 @@ export const sshConfigSchema = z.strictObject({
     }),
   port: int(1, 65535).optional(),
   user: nonEmpty().regex(/^[A-Za-z_][A-Za-z0-9_.-]{0,31}\$?$/, { error: "must be a valid Unix user name" }),
-  command: nonEmpty(),
-  key_path: nonEmpty()
+  command: argString().min(1, { error: "must not be empty" }),
+  key_path: osString()
+    .min(1, { error: "must not be empty" })
     .refine((p) => p.startsWith("/") || p === "~" || p.startsWith("~/"), {
       error: "key_path must be an absolute path or start with ~/",
     })
@@ -75,11 +115,11 @@ function checkUrl(u: string, ctx: z.core.$RefinementCtx<string>) {
   try {
     url = new URL(u);
   } catch {
-    ctx.addIssue({ code: "custom", message: `'${u}' is not a valid URL` });
+    ctx.addIssue({ code: "custom", message: `${quoted(u)} is not a valid URL` });
     return;
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
-    ctx.addIssue({ code: "custom", message: `unsupported scheme '${url.protocol.slice(0, -1)}' (use http or https)` });
+    ctx.addIssue({ code: "custom", message: `unsupported scheme ${quoted(url.protocol.slice(0, -1))} (use http or https)` });
   } else if (!url.hostname) {
     ctx.addIssue({ code: "custom", message: "URL has no host" });
   }
@@ -94,7 +134,7 @@ export const httpConfigSchema = z.strictObject({
     .record(
       str().regex(HEADER_NAME, { error: "not a valid HTTP header name" }),
       str("a string (quote numbers and booleans)").refine((v) => !/[\r\n\0]/.test(v), {
-        error: "header values must not contain line breaks",
+        error: "header values must not contain line breaks or NUL bytes",
       }),
       mapping,
     )
@@ -127,7 +167,10 @@ export const taskSchema = z.strictObject({
   continue_on_failure: z.boolean({ error: typeError("true or false") }).optional(),
 }, mapping);
 
-/** Six fields, `sec min hour day month dayofweek`, checked by croner. Returns an error or null. */
+/**
+ * Six fields, `sec min hour day month dayofweek`, checked by croner. Returns an error or null;
+ * values in it are marked (message.ts): print it through renderProblem.
+ */
 export function cronProblem(expr: string, timezone?: string): string | null {
   const fields = expr.trim().split(/\s+/);
   if (fields.length !== 6) {
@@ -141,7 +184,7 @@ export function cronProblem(expr: string, timezone?: string): string | null {
       // "0/5" is croner's to explain; in "1-31/2" the range is checked like any other.
       if (step !== undefined && !range!.includes("-")) continue;
       for (const v of range!.split("-")) {
-        if (/^\d+$/.test(v) && (Number(v) < min || Number(v) > max)) return `${name} ${v} is out of range (${min}-${max})`;
+        if (/^\d+$/.test(v) && (Number(v) < min || Number(v) > max)) return `${name} ${bare(v)} is out of range (${min}-${max})`;
       }
     }
   }
@@ -149,7 +192,8 @@ export function cronProblem(expr: string, timezone?: string): string | null {
     new Cron(expr, { paused: true, timezone }).stop();
     return null;
   } catch (err) {
-    return `invalid cron expression: ${(err as Error).message.replace(/^CronPattern: /, "")}`;
+    // croner quotes parts of the expression: it is a workflow value.
+    return `invalid cron expression: ${bare((err as Error).message.replace(/^CronPattern: /, ""))}`;
   }
 }
 
@@ -168,7 +212,7 @@ export function timezoneProblem(tz: string): string | null {
     new Intl.DateTimeFormat("en-US", { timeZone: tz });
     return null;
   } catch {
-    return `unknown time zone '${tz}' (use an IANA name such as Europe/Berlin)`;
+    return `unknown time zone ${quoted(tz)} (use an IANA name such as Europe/Berlin)`;
   }
 }
 

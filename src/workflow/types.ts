@@ -42,7 +42,11 @@ interface TaskBase {
   /** Seconds; 0 = no timeout. */
   timeout: number;
   continueOnFailure: boolean;
-  /** Strings that must never be shown (credential headers, values from ${VAR} in headers). */
+  /**
+   * Strings that must never be shown: the workflow's whole secret set (see
+   * workflow/secrets.ts), the same list for every task, since one task may print what another
+   * one uses. The runner masks each attempt's output, error and logs with it.
+   */
   secrets: string[];
 }
 
@@ -60,8 +64,12 @@ export interface Workflow {
   tasks: Task[];
   /** Absolute path of the file it was loaded from. */
   file: string;
+  /** Every secret value of the workflow, longest first (the list each task's `secrets` holds). */
+  secrets?: readonly string[];
 }
 
 export const NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 export const MAX_FILE_BYTES = 1024 * 1024;
 export const MAX_TASKS = 1000;
+/** Lists and mappings nested deeper than this are refused (a workflow needs about 6). */
+export const MAX_NESTING = 64;
