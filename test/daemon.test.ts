@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { alive, cli, FAST_CONFIG, rows, sandbox, spawnCli, waitFor, type Sandbox } from "./helpers.ts";
+import { alive, cli, FAST_CONFIG, pidsWith, rows, sandbox, scheduled, spawnCli, startDaemon, waitFor, type Sandbox } from "./helpers.ts";
 
 // End-to-end cases wait for schedules, signals and grace periods (bun's default is 5 s).
 // The cases run one after another: concurrently they take ~20 s instead of ~50 s on an idle
@@ -27,81 +27,8 @@ function sb(config = CONFIG): Sandbox {
 }
 afterAll(() => sandboxes.forEach((s) => s.cleanup()));
 
-/** A scheduled workflow running one shell command. */
-function scheduled(name: string, schedule: string, command: string, args: string[] = [], extra = ""): string {
-  return `name: ${name}
-schedule: "${schedule}"
-${extra}tasks:
-  - name: work
-    type: shell
-    config:
-      command: ${command}
-      args: ${JSON.stringify(args)}
-`;
-}
-
-interface Daemon {
-  pid: number;
-  proc: ReturnType<typeof spawnCli>;
-  /** Everything the daemon logged so far (JSON lines). */
-  log(): string;
-  lines(): Record<string, any>[];
-  exited: Promise<number>;
-  /** SIGTERM and wait; returns the exit code. */
-  stop(): Promise<number>;
-}
-
-async function startDaemon(s: Sandbox, args: string[], env: Record<string, string> = {}): Promise<Daemon> {
-  const proc = spawnCli(s, ["daemon", "start", ...args], env);
-  let text = "";
-  const decoder = new TextDecoder();
-  const reading = (async () => {
-    for await (const chunk of proc.stderr) text += decoder.decode(chunk, { stream: true });
-  })();
-  const exited = proc.exited.then(async (code) => {
-    await reading;
-    return code;
-  });
-  const d: Daemon = {
-    pid: proc.pid,
-    proc,
-    log: () => text,
-    lines: () =>
-      text
-        .split("\n")
-        .filter((l) => l.startsWith("{"))
-        .map((l) => JSON.parse(l)),
-    exited,
-    stop: async () => {
-      try {
-        proc.kill("SIGTERM");
-      } catch {}
-      return exited;
-    },
-  };
-  const started = await Promise.race([
-    waitFor(() => text.includes('"daemon started"'), 30_000, "daemon start").then(() => true),
-    exited.then(() => false),
-  ]);
-  if (!started) throw new Error(`daemon did not start:\n${text}`);
-  return d;
-}
-
 const runsOf = (s: Sandbox, wf: string) =>
   rows(s.db, `SELECT * FROM workflow_executions WHERE workflow_name = ? ORDER BY started_at`, wf);
-
-/** Process ids whose command line contains `needle` (our own test markers). */
-function pidsWith(needle: string): number[] {
-  const out: number[] = [];
-  for (const d of require("node:fs").readdirSync("/proc") as string[]) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const cmd = readFileSync(`/proc/${d}/cmdline`, "utf8");
-      if (cmd.includes(needle) && alive(Number(d))) out.push(Number(d));
-    } catch {}
-  }
-  return out;
-}
 
 describe("scheduling", () => {
   test("scheduled runs are recorded as triggered by the schedule; unscheduled workflows only load", async () => {

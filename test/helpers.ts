@@ -1,7 +1,7 @@
 // Shared test helpers: temp dirs, workflow files, running the real CLI, reading the database.
 
 import { Database } from "bun:sqlite";
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -124,9 +124,89 @@ export async function waitFor<T>(fn: () => T | Promise<T>, ms = 10_000, what = "
 /** True if a process with this pid exists (and is not a zombie). */
 export function alive(pid: number): boolean {
   try {
-    const stat = require("node:fs").readFileSync(`/proc/${pid}/stat`, "utf8") as string;
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
     return !stat.slice(stat.lastIndexOf(")") + 2).startsWith("Z");
   } catch {
     return false;
   }
+}
+
+/** Live processes whose command line contains `needle` (a unique marker of the test's, such as a sleep time). */
+export function pidsWith(needle: string): number[] {
+  const out: number[] = [];
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      if (readFileSync(`/proc/${d}/cmdline`, "utf8").includes(needle) && alive(Number(d))) out.push(Number(d));
+    } catch {}
+  }
+  return out;
+}
+
+/** A scheduled workflow running one shell command; `extra` goes before `tasks:`. */
+export function scheduled(name: string, schedule: string, command: string, args: string[] = [], extra = ""): string {
+  return `name: ${name}
+schedule: "${schedule}"
+${extra}tasks:
+  - name: work
+    type: shell
+    config:
+      command: ${command}
+      args: ${JSON.stringify(args)}
+`;
+}
+
+/** A daemon started with `daemon start ARGS`, its stderr collected as it comes. */
+export interface Daemon {
+  pid: number;
+  proc: ReturnType<typeof spawnCli>;
+  /** Everything it wrote to stderr so far. */
+  log(): string;
+  /** Its JSON log lines so far. */
+  lines(): Record<string, any>[];
+  exited: Promise<number>;
+  /** The exit code once it has exited, else undefined. */
+  code(): number | undefined;
+  /** SIGTERM and wait; returns the exit code. */
+  stop(): Promise<number>;
+}
+
+/** Start `daemon start ARGS` and wait for its "daemon started" line (throws with its log if it exits first). */
+export async function startDaemon(sb: Sandbox, args: string[], env: Record<string, string> = {}): Promise<Daemon> {
+  const proc = spawnCli(sb, ["daemon", "start", ...args], env);
+  let text = "";
+  let code: number | undefined;
+  const decoder = new TextDecoder();
+  const reading = (async () => {
+    for await (const chunk of proc.stderr) text += decoder.decode(chunk, { stream: true });
+  })();
+  const exited = proc.exited.then(async (c) => {
+    await reading;
+    code = c;
+    return c;
+  });
+  const d: Daemon = {
+    pid: proc.pid,
+    proc,
+    log: () => text,
+    lines: () =>
+      text
+        .split("\n")
+        .filter((l) => l.startsWith("{"))
+        .map((l) => JSON.parse(l)),
+    exited,
+    code: () => code,
+    stop: async () => {
+      try {
+        proc.kill("SIGTERM");
+      } catch {}
+      return exited;
+    },
+  };
+  const started = await Promise.race([
+    waitFor(() => text.includes('"daemon started"'), 30_000, "daemon start").then(() => true),
+    exited.then(() => false),
+  ]);
+  if (!started) throw new Error(`daemon did not start:\n${text}`);
+  return d;
 }

@@ -3,6 +3,7 @@
 import type { CAC } from "cac";
 import { ConfigError } from "../errors.ts";
 import type { ExecutionRow } from "../store/queries.ts";
+import { isProcessAlive } from "../sys/proc.ts";
 import { createContext, type GlobalOptions } from "./context.ts";
 import { elapsed, formatDuration, localTime, paint, statusColour, table } from "./format.ts";
 import { dateOption, formatOption, intOption, requireWorkflow, shortId, textOption, toJson, withHistory, workflowOption } from "./read.ts";
@@ -43,9 +44,20 @@ function historyCommand(positional: unknown, opts: HistoryOptions): void {
   const format = formatOption(opts.format);
   const ctx = createContext(opts);
 
+  let gone = new Set<string>();
   const runs = withHistory(ctx, (h) => {
     if (workflow !== undefined) requireWorkflow(h, workflow);
-    return h.history({ workflow, status, limit, since });
+    const found = h.history({ workflow, status, limit, since });
+    // Runs recorded as running whose process is gone (kill -9): pointed out, as status does.
+    const live = found.filter(isLive).map((r) => r.id);
+    if (live.length) {
+      const owners = h.owners(live);
+      gone = new Set(live.filter((id) => {
+        const o = owners.get(id);
+        return o !== undefined && o.pid !== null && !isProcessAlive(o.pid, o.identity);
+      }));
+    }
+    return found;
   });
 
   if (format === "json") {
@@ -56,13 +68,22 @@ function historyCommand(positional: unknown, opts: HistoryOptions): void {
     ctx.out("No runs match.\n");
     return;
   }
-  ctx.out(formatHistory(runs, ctx.tty));
+  let text = formatHistory(runs, ctx.tty);
+  for (const r of runs.filter((x) => gone.has(x.id))) {
+    text += `\nNote: ${r.workflow_name} ${shortId(r.id)} is recorded as running, but its process (pid ${r.owner_pid}) is gone;\n` +
+      `the next 'picoflow run' or daemon start records it as failed.\n`;
+  }
+  ctx.out(text);
+}
+
+function isLive(r: ExecutionRow): boolean {
+  return r.status === "running" || r.status === "pending";
 }
 
 function formatHistory(runs: ExecutionRow[], tty: boolean): string {
   const c = paint(tty);
   const rows = runs.map((r) => {
-    const live = r.status === "running" || r.status === "pending";
+    const live = isLive(r);
     return [
       localTime(r.started_at),
       shortId(r.id),

@@ -9,8 +9,8 @@ import type { StopReason } from "../executors/types.ts";
 import { openDatabase } from "../store/db.ts";
 import { recoverOrphans, SqliteRecorder } from "../store/recorder.ts";
 import { isProcessAlive, selfIdentity } from "../sys/proc.ts";
-import { killOrphanGroup } from "../sys/process.ts";
-import { onSignals } from "../sys/signals.ts";
+import { stopLeftovers } from "../sys/process.ts";
+import { onSignals, RUN_STOP_SIGNALS } from "../sys/signals.ts";
 import { loadWorkflow } from "../workflow/load.ts";
 import { createContext, loadOptions, type GlobalOptions } from "./context.ts";
 import { attachProgress, formatSummary } from "./progress.ts";
@@ -47,13 +47,14 @@ async function runCommand(file: string, opts: RunOptions): Promise<void> {
     throw err;
   }
   try {
-    const closed = recoverOrphans(db, settings.dbPath, isProcessAlive, killOrphanGroup);
+    const closed = await recoverOrphans(db, settings.dbPath, isProcessAlive, stopLeftovers);
     if (closed.length) log.warn("closed runs whose process is gone", { executions: closed });
     const recorder = new SqliteRecorder(db, { pid: process.pid, identity: selfIdentity() }, settings.dbPath);
 
     const interrupt = new AbortController();
-    // SIGHUP too: a closed terminal or SSH session must not leave the run half-recorded.
-    const unsubscribe = onSignals(["SIGINT", "SIGTERM", "SIGHUP"], (sig) => {
+    // SIGHUP too: a closed terminal or SSH session must not leave the run half-recorded. And
+    // SIGUSR1/SIGUSR2/SIGALRM, whose default would kill us silently: stopped and recorded alike.
+    const unsubscribe = onSignals(RUN_STOP_SIGNALS, (sig) => {
       if (interrupt.signal.aborted) return;
       log.warn("signal received; stopping running tasks", { signal: sig });
       interrupt.abort({ kind: "interrupt", signal: sig } satisfies StopReason);

@@ -8,20 +8,23 @@ import { RunEvents } from "../engine/events.ts";
 import { Limiter } from "../engine/limiter.ts";
 import { OUTPUT_LIMIT, runWorkflow } from "../engine/runner.ts";
 import type { Settings } from "../config.ts";
-import { IoError, messageOf, PicoflowError, ValidationError } from "../errors.ts";
+import { DatabaseError, IoError, messageOf, PicoflowError, ValidationError } from "../errors.ts";
 import { executors } from "../executors/index.ts";
 import type { StopReason } from "../executors/types.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { clearDaemonState, recordSkippedRun, writeDaemonState, type DaemonWorkflowState } from "../store/daemon-state.ts";
 import { openDatabase, type Database } from "../store/db.ts";
-import { recoverOrphans, SqliteRecorder, type Owner } from "../store/recorder.ts";
+import { closeFailedRecording, recoverOrphans, SqliteRecorder, type Owner } from "../store/recorder.ts";
+import { abandonDatabase } from "../store/abandon.ts";
 import { applyRetention } from "../store/retention.ts";
 import { isProcessAlive, residentBytes, selfIdentity } from "../sys/proc.ts";
-import { killOrphanGroup } from "../sys/process.ts";
-import { onSignals, type SignalName } from "../sys/signals.ts";
+import { stopLeftovers } from "../sys/process.ts";
+import { onSignals, STRAY_SIGNALS, type SignalName } from "../sys/signals.ts";
 import { loadWorkflow, type LoadOptions } from "../workflow/load.ts";
 import type { Workflow } from "../workflow/types.ts";
+import { DatabaseGuard } from "./db-guard.ts";
+import { OwedRuns } from "./owed-runs.ts";
 import { acquirePidFile, type PidFileHandle } from "./pidfile.ts";
 import { compileSchedule, planTick, type Schedule } from "./scheduler.ts";
 import { expandArguments } from "./sources.ts";
@@ -61,6 +64,9 @@ interface Running {
   done: Promise<void>;
 }
 
+/** Why the daemon stops: a signal, or its database file deleted or replaced under it. */
+type StopCause = { kind: "signal"; sig: SignalName } | { kind: "database"; problem: string };
+
 /** Load every file given at start; any problem stops the start (exit 2 or 5) before anything runs. */
 function loadAtStart(args: string[], cwd: string, opts: LoadOptions, log: Logger): Map<string, Entry> {
   const exp = expandArguments(args, cwd);
@@ -94,7 +100,10 @@ function newEntry(file: string, wf: Workflow): Entry {
   return { file, wf, schedule: wf.schedule ? compileSchedule(wf.schedule, wf.timezone) : null, due: null, error: null };
 }
 
-/** Run the daemon until SIGTERM/SIGINT. Returns the exit code: 0 graceful, 9 if runs had to be killed. */
+/**
+ * Run the daemon until SIGTERM/SIGINT. Returns the exit code: 0 graceful, 9 if runs had to be
+ * killed. Throws a DatabaseError (exit 6) when its database file was deleted or replaced.
+ */
 export async function runDaemon(o: DaemonOptions): Promise<number> {
   const { settings, log } = o;
   const entries = loadAtStart(o.args, o.cwd, o.loadOptions, log);
@@ -102,7 +111,9 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
   // The database first: a wrong --db-path is reported as such, not as a PID file problem.
   const database: Database = openDatabase(settings.dbPath);
   let pid: PidFileHandle;
+  let guard: DatabaseGuard;
   try {
+    guard = new DatabaseGuard(settings.dbPath);
     pid = acquirePidFile(o.pidFile);
   } catch (err) {
     database.close();
@@ -113,14 +124,37 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
   let stopServer: (() => Promise<void>) | undefined;
   const timers: ReturnType<typeof setTimeout>[] = [];
   let unsubscribe: (() => void) | undefined;
+  // Set when the database file was deleted or replaced: closes the connection without a write.
+  let closeAbandoned: (() => void) | undefined;
+  // A stray SIGUSR1/SIGUSR2/SIGALRM would otherwise kill the daemon and every schedule with
+  // it; systemd stops it with SIGTERM. Ignored (and logged) from the start.
+  const unsubscribeStray = onSignals(STRAY_SIGNALS, (sig) => log.warn("signal ignored (stop the daemon with SIGTERM)", { signal: sig }));
   const owner: Owner = { pid: process.pid, identity: selfIdentity() };
   try {
     const path = settings.dbPath;
-    const closed = recoverOrphans(database, path, isProcessAlive, killOrphanGroup);
+    const closed = await recoverOrphans(database, path, isProcessAlive, stopLeftovers);
     if (closed.length) log.warn("closed runs whose process is gone", { executions: closed });
 
+    let stopping = false;
+    let requestStop!: (cause: StopCause) => void;
+    const stopped = new Promise<StopCause>((resolve) => (requestStop = resolve));
+    // Set once the database file is no longer the one opened: nothing is written after that.
+    let lost: string | null = null;
+    /** Is the open database still the file at its path? If not: log, stop, exit 6. */
+    const databaseIntact = (): boolean => {
+      if (lost !== null) return false;
+      const problem = guard.problem();
+      if (problem === null) return true;
+      lost = problem;
+      closeAbandoned = abandonDatabase(database, path);
+      log.error("database file deleted or replaced; the daemon stops", { db_path: path, problem });
+      stopping = true;
+      requestStop({ kind: "database", problem });
+      return false;
+    };
+
     const cleanup = () => {
-      if (!settings.logs.cleanupEnabled) return;
+      if (!settings.logs.cleanupEnabled || !databaseIntact()) return;
       try {
         const r = applyRetention(database, path, settings.logs, new Date());
         log.info("log retention applied", {
@@ -137,13 +171,13 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
 
     const recorder = new SqliteRecorder(database, owner, path);
     for (const e of entries.values()) recorder.noteWorkflow(e.wf);
+    const owed = new OwedRuns((runId, reason, endedAt, seconds) => closeFailedRecording(database, path, runId, reason, endedAt, seconds), log);
 
     const maxParallel = settings.execution.maxParallel ?? DEFAULT_DAEMON_MAX_PARALLEL;
     const slots = new Limiter(maxParallel);
     const stopRuns = new AbortController();
     const running = new Map<string, Running>();
     const startedAt = new Date();
-    let stopping = false;
 
     let metrics: Metrics | undefined;
     let metricsUrl: string | null = null;
@@ -191,11 +225,16 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
       started_at: startedAt.toISOString(),
       uptime_seconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
       running_workflows: [...running.keys()],
-      // Field names as in `daemon status --format json` (the state row keeps its own, camelCase).
-      workflows: workflowStates().map(({ nextRun, ...w }) => ({ ...w, next_run: nextRun })),
+      // Field names as in `daemon status --format json` (the state row keeps its own,
+      // camelCase), but no error text: /healthz may be read by anyone who can reach the port,
+      // and a reload error can quote a workflow's values. Whether a file is invalid is enough.
+      workflows: workflowStates().map(({ nextRun, error, ...w }) => ({ ...w, next_run: nextRun, invalid: error !== null })),
     });
 
     const publishState = () => {
+      if (!databaseIntact()) return;
+      // The heartbeat is also when runs whose recording failed are closed, once writes work again.
+      owed.settle();
       try {
         writeDaemonState(database, path, {
           pidFile: pid.path,
@@ -215,6 +254,9 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
 
     const trigger = (e: Entry, due: Date) => {
       const wf = e.wf;
+      // Never start a run into a database file that is gone or replaced.
+      if (!databaseIntact()) return;
+      owed.settle();
       const current = running.get(wf.name);
       if (current) {
         const reason = `skipped: previous run ${current.runId ?? "(starting)"} started ${current.startedAt.toISOString()} was still running`;
@@ -249,7 +291,11 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
       })
         .then(
           () => {},
-          (err) => log.error("scheduled run could not be recorded", { workflow: wf.name, error: messageOf(err) }),
+          (err) => {
+            log.error("scheduled run could not be recorded", { workflow: wf.name, execution_id: entry.runId, error: messageOf(err) });
+            // Its rows say "running" (or show unfinished attempts): owed an end once writes work.
+            if (entry.runId && lost === null) owed.add(entry.runId, err, new Date(), (Date.now() - entry.startedAt.getTime()) / 1000);
+          },
         )
         .finally(() => running.delete(wf.name));
     };
@@ -347,7 +393,7 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
           continue;
         }
         try {
-          recorder.noteWorkflow(wf);
+          if (lost === null) recorder.noteWorkflow(wf);
         } catch (err) {
           log.error("cannot record workflow", { workflow: wf.name, error: messageOf(err) });
         }
@@ -386,10 +432,10 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
             cleanedAt = performance.now();
             cleanup();
           }, CLEANUP_CHECK_MS);
-    timers.push(heartbeat, cleanupTimer);
+    // Also checked before each run and each write; this catches it while the daemon is idle.
+    const databaseTimer = setInterval(databaseIntact, settings.daemon.databaseCheckSeconds * 1000);
+    timers.push(heartbeat, cleanupTimer, databaseTimer);
 
-    let stopSignal!: (sig: SignalName) => void;
-    const stopped = new Promise<SignalName>((resolve) => (stopSignal = resolve));
     unsubscribe = onSignals(["SIGINT", "SIGTERM", "SIGHUP"], (sig) => {
       if (sig === "SIGHUP") {
         if (stopping) return;
@@ -409,7 +455,7 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
         return;
       }
       stopping = true;
-      stopSignal(sig);
+      requestStop({ kind: "signal", sig });
     });
 
     const scheduled = [...entries.values()].filter((e) => e.schedule).length;
@@ -426,11 +472,22 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
     // Loading and validating the files left garbage behind; an idle daemon should not keep it.
     Bun.gc(true);
 
-    // ---- Run until a stop signal. ----
-    const sig = await stopped;
+    // ---- Run until a stop signal (or the database file is gone). ----
+    const cause = await stopped;
     for (const e of entries.values()) clearTimeout(e.timer);
-    clearInterval(heartbeat);
-    clearInterval(cleanupTimer);
+    for (const t of timers) clearInterval(t);
+    if (cause.kind === "database") {
+      // What the running runs record goes to a file nobody will read again, and the restarted
+      // daemon would start the same workflows beside them: stop them now.
+      if (running.size) {
+        log.warn("stopping running workflows: their records cannot be kept", { running: [...running.keys()] });
+        stopRuns.abort({ kind: "interrupt", signal: "the database file was deleted or replaced" } satisfies StopReason);
+        await Promise.all([...running.values()].map((r) => r.done));
+      }
+      log.info("daemon stopped", { reason: "database file deleted or replaced" });
+      throw new DatabaseError(`${cause.problem}; stopped (a restart creates a new database there, or refuses a file that is not one)`);
+    }
+    const sig = cause.sig;
     const grace = settings.daemon.shutdownGraceSeconds;
     const waitAll = () => Promise.all([...running.values()].map((r) => r.done));
     let killed = false;
@@ -453,18 +510,27 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
     } else {
       log.info("stopping", { signal: sig });
     }
-    clearDaemonState(database, path, pid.path, owner.pid, owner.identity);
+    if (databaseIntact()) {
+      owed.settle();
+      try {
+        clearDaemonState(database, path, pid.path, owner.pid, owner.identity);
+      } catch (err) {
+        log.error("cannot clear daemon state", { error: messageOf(err) });
+      }
+    }
     log.info("daemon stopped", { signal: sig, killed_running_workflows: killed });
     return killed ? 9 : 0;
   } finally {
     unsubscribe?.();
+    unsubscribeStray();
     for (const t of timers) clearInterval(t);
     if (stopServer) {
       try {
         await stopServer();
       } catch {}
     }
-    database.close();
+    if (closeAbandoned) closeAbandoned();
+    else database.close();
     pid.release();
   }
 }

@@ -190,6 +190,8 @@ export async function runWorkflow(wf: Workflow, opts: RunOptions): Promise<RunSu
       result = await executor.run(task.config, {
         signal: ctl.signal,
         env: opts.env,
+        runId,
+        attemptId,
         killGraceMs: opts.killGraceMs,
         outputLimit: opts.outputLimit,
         log,

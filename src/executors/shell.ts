@@ -1,5 +1,6 @@
 // Shell executor: runs `command` with `args` as an argv array (never through a shell).
 
+import { markerEnv } from "../sys/environ.ts";
 import { runProcess } from "../sys/process.ts";
 import type { ShellConfig } from "../workflow/types.ts";
 import { stopReason, stoppedResult, type Executor } from "./types.ts";
@@ -12,7 +13,8 @@ export const shellExecutor: Executor<ShellConfig> = {
     const p = await runProcess({
       argv: [config.command, ...config.args],
       cwd: config.workdir,
-      env: { ...ctx.env, ...config.env },
+      // The markers go last: a task's own env cannot hide it from crash recovery.
+      env: { ...ctx.env, ...config.env, ...markerEnv(ctx.runId, ctx.attemptId) },
       signal: ctx.signal,
       killGraceMs: ctx.killGraceMs,
       outputLimit: ctx.outputLimit,

@@ -12,6 +12,9 @@ export interface ExecContext {
   signal: AbortSignal;
   /** Environment a local process inherits (config.env goes on top). */
   env: Record<string, string | undefined>;
+  /** The run and attempt this is; a local process carries them in its environment (crash recovery). */
+  runId: string;
+  attemptId: string;
   /** Time between SIGTERM and SIGKILL when a process is stopped. */
   killGraceMs: number;
   /** Bytes kept per stream; the rest is drained and counted, not stored. */

@@ -290,6 +290,19 @@ export class History {
     });
   }
 
+  /** Owner pid and identity of each of the runs `ids`, to tell a live owner from a dead one. */
+  owners(ids: string[]): Map<string, { pid: number | null; identity: string | null }> {
+    return this.read(() => {
+      const q = this.db.query(`SELECT owner_pid, owner_identity FROM workflow_executions WHERE id = ?`);
+      const out = new Map<string, { pid: number | null; identity: string | null }>();
+      for (const id of ids) {
+        const r = q.get(id) as { owner_pid: number | null; owner_identity: string | null } | null;
+        if (r) out.set(id, { pid: r.owner_pid, identity: r.owner_identity });
+      }
+      return out;
+    });
+  }
+
   /** Per-workflow and per-task figures for runs started at or after `since` (ISO 8601 UTC). */
   stats(opts: { since: string; workflow?: string }): { workflows: WorkflowStats[]; tasks: TaskStats[] } {
     return this.read(() => {

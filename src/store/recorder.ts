@@ -163,70 +163,110 @@ export class SqliteRecorder implements RunRecorder {
   }
 }
 
+/** What a dead owner left: its run ids and the process groups its unfinished attempts recorded. */
+export interface Leftovers {
+  runIds: string[];
+  groups: { pid: number; identity: string | null }[];
+}
+
 /**
- * Close runs whose owning process is gone (kill -9, power loss): the run and its unfinished
- * attempts become `failed` with the reason. Runs of live processes are never touched.
- * Returns the ids of the runs it closed.
+ * Close runs whose owning process is gone (kill -9, power loss): first `stop` is given what
+ * they left running (to kill it), then the run and its unfinished attempts become `failed`
+ * with the reason. Runs of live processes are never touched. Returns the ids it closed.
+ * Nothing beyond one query happens when no run is dead, so a normal start stays cheap.
  */
-export function recoverOrphans(
+export async function recoverOrphans(
   db: Database,
   path: string,
   isAlive: (pid: number, identity: string | null) => boolean,
-  /** Called for each unfinished attempt's process group, to stop what the dead owner left. */
-  onLeftover?: (pid: number, identity: string | null) => void,
-): string[] {
+  stop?: (left: Leftovers) => Promise<void>,
+): Promise<string[]> {
+  let dead: { id: string; owner_pid: number | null }[];
+  let groups: Leftovers["groups"];
   try {
     const open = db
       .query(`SELECT id, owner_pid, owner_identity FROM workflow_executions WHERE status IN ('pending', 'running')`)
       .all() as { id: string; owner_pid: number | null; owner_identity: string | null }[];
-    const dead = open.filter((r) => r.owner_pid === null || !isAlive(r.owner_pid, r.owner_identity));
+    dead = open.filter((r) => r.owner_pid === null || !isAlive(r.owner_pid, r.owner_identity));
     if (!dead.length) return [];
-    const ts = now();
     const unfinishedOf = db.query(
-      `SELECT id, pid, pid_identity FROM task_executions WHERE workflow_execution_id = ? AND status IN ('pending', 'running', 'retrying')`,
+      `SELECT pid, pid_identity FROM task_executions WHERE workflow_execution_id = ? AND status IN ('pending', 'running', 'retrying') AND pid IS NOT NULL`,
     );
-    const chunksOf = db.query(`SELECT stream, data FROM task_output_chunks WHERE task_execution_id = ? ORDER BY id`);
-    db.transaction(() => {
-      for (const r of dead) {
-        const reason = r.owner_pid === null ? "interrupted: owner unknown" : `interrupted: process ${r.owner_pid} is gone`;
-        const unfinished = unfinishedOf.all(r.id) as { id: string; pid: number | null; pid_identity: string | null }[];
-        for (const a of unfinished) {
-          if (onLeftover && a.pid !== null) onLeftover(a.pid, a.pid_identity);
-          // The output it had written for `logs --follow` is all that is left of the attempt:
-          // keep it as its stdout/stderr. When the owner died is unknown (the crash is only
-          // found now), so the duration stays NULL rather than running up to this moment.
-          const out = { stdout: "", stderr: "" };
-          for (const c of chunksOf.all(a.id) as { stream: "stdout" | "stderr"; data: string }[]) out[c.stream] += c.data;
-          db.run(
-            `UPDATE task_executions SET status = 'failed', finished_at = ?, error_message = ?, duration_seconds = NULL,
-               stdout = coalesce(stdout, ?), stderr = coalesce(stderr, ?)
-             WHERE id = ?`,
-            [ts, reason, out.stdout, out.stderr, a.id],
-          );
-        }
-        db.run(
-          `DELETE FROM task_output_chunks WHERE task_execution_id IN
-             (SELECT id FROM task_executions WHERE workflow_execution_id = ?)`,
-          [r.id],
-        );
-        const counts = db
-          .query(
-            `SELECT
-               (SELECT count(DISTINCT task_name) FROM task_executions t WHERE workflow_execution_id = ?1 AND status = 'success') AS ok,
-               (SELECT count(DISTINCT task_name) FROM task_executions t WHERE workflow_execution_id = ?1 AND status != 'success'
-                  AND NOT EXISTS (SELECT 1 FROM task_executions s WHERE s.workflow_execution_id = ?1
-                                  AND s.task_name = t.task_name AND s.status = 'success')) AS bad`,
-          )
-          .get(r.id) as { ok: number; bad: number };
-        db.run(
-          `UPDATE workflow_executions SET status = 'failed', finished_at = ?, duration_seconds = NULL,
-             successful_tasks = ?, failed_tasks = ?, error_message = ? WHERE id = ?`,
-          [ts, counts.ok, counts.bad, reason, r.id],
-        );
-      }
-    }).immediate();
-    return dead.map((r) => r.id);
+    groups = dead.flatMap((r) => (unfinishedOf.all(r.id) as { pid: number; pid_identity: string | null }[]).map((a) => ({ pid: a.pid, identity: a.pid_identity })));
   } catch (err) {
     throw databaseError(path, err);
   }
+  // Processes first: once the rows say "failed", nothing may still be running for them.
+  await stop?.({ runIds: dead.map((r) => r.id), groups });
+  try {
+    const ts = now();
+    const closed: string[] = [];
+    db.transaction(() => {
+      for (const r of dead) {
+        const reason = r.owner_pid === null ? "interrupted: owner unknown" : `interrupted: process ${r.owner_pid} is gone`;
+        if (closeRun(db, r.id, reason, ts, null)) closed.push(r.id);
+      }
+    }).immediate();
+    return closed;
+  } catch (err) {
+    throw databaseError(path, err);
+  }
+}
+
+/**
+ * Close a run owed by a live process whose recording failed (a full disk): the run and its
+ * unfinished attempts become `failed` with `reason`, as of `finishedAt`. False if the run
+ * was already closed. Throws a DatabaseError while the database still refuses writes.
+ */
+export function closeFailedRecording(db: Database, path: string, runId: string, reason: string, finishedAt: Date, durationSeconds: number | null): boolean {
+  try {
+    return db.transaction(() => closeRun(db, runId, reason, finishedAt.toISOString(), durationSeconds)).immediate();
+  } catch (err) {
+    throw databaseError(path, err);
+  }
+}
+
+/**
+ * Inside a write transaction: mark run `runId` and its unfinished attempts `failed` with
+ * `reason`, unless it has been closed meanwhile (by another process's recovery). The output
+ * an unfinished attempt had written for `logs --follow` is all that is left of it: it is kept
+ * as its stdout/stderr. An attempt's duration stays NULL: when it ended is not known.
+ */
+function closeRun(db: Database, runId: string, reason: string, ts: string, durationSeconds: number | null): boolean {
+  const run = db.query(`SELECT status FROM workflow_executions WHERE id = ?`).get(runId) as { status: string } | null;
+  if (!run || (run.status !== "pending" && run.status !== "running")) return false;
+  const unfinished = db
+    .query(`SELECT id FROM task_executions WHERE workflow_execution_id = ? AND status IN ('pending', 'running', 'retrying')`)
+    .all(runId) as { id: string }[];
+  const chunksOf = db.query(`SELECT stream, data FROM task_output_chunks WHERE task_execution_id = ? ORDER BY id`);
+  for (const a of unfinished) {
+    const out = { stdout: "", stderr: "" };
+    for (const c of chunksOf.all(a.id) as { stream: "stdout" | "stderr"; data: string }[]) out[c.stream] += c.data;
+    db.run(
+      `UPDATE task_executions SET status = 'failed', finished_at = ?, error_message = ?, duration_seconds = NULL,
+         stdout = coalesce(stdout, ?), stderr = coalesce(stderr, ?)
+       WHERE id = ?`,
+      [ts, reason, out.stdout, out.stderr, a.id],
+    );
+  }
+  db.run(
+    `DELETE FROM task_output_chunks WHERE task_execution_id IN
+       (SELECT id FROM task_executions WHERE workflow_execution_id = ?)`,
+    [runId],
+  );
+  const counts = db
+    .query(
+      `SELECT
+         (SELECT count(DISTINCT task_name) FROM task_executions t WHERE workflow_execution_id = ?1 AND status = 'success') AS ok,
+         (SELECT count(DISTINCT task_name) FROM task_executions t WHERE workflow_execution_id = ?1 AND status != 'success'
+            AND NOT EXISTS (SELECT 1 FROM task_executions s WHERE s.workflow_execution_id = ?1
+                            AND s.task_name = t.task_name AND s.status = 'success')) AS bad`,
+    )
+    .get(runId) as { ok: number; bad: number };
+  db.run(
+    `UPDATE workflow_executions SET status = 'failed', finished_at = ?, duration_seconds = ?,
+       successful_tasks = ?, failed_tasks = ?, error_message = ? WHERE id = ?`,
+    [ts, durationSeconds, counts.ok, counts.bad, reason, runId],
+  );
+  return true;
 }

@@ -5,6 +5,7 @@
 import { statSync } from "node:fs";
 import { constants } from "node:os";
 import { drain, OutputBuffer } from "../executors/capture.ts";
+import { findMarkedProcesses, statFields } from "./environ.ts";
 import { bootId, groupHasLiveMembers, identityMatches, processStartTime } from "./proc.ts";
 
 export interface ProcessSpec {
@@ -54,6 +55,62 @@ export function killOrphanGroup(pgid: number, identity: string | null): boolean 
   const now = processStartTime(pgid);
   if (now !== null && !identityMatches(identity, now)) return false; // the pid now names another process
   return killGroup(pgid, "SIGKILL");
+}
+
+/** Rounds of scan-and-kill: a process forked between a scan and its kill is found by the next. */
+const MARKED_KILL_ROUNDS = 5;
+
+/**
+ * SIGKILL every live process carrying the marker of one of `runIds` (runs whose owner is
+ * dead), together with the process group it leads, and wait up to `waitMs` until they are gone.
+ * This process and its own group are never touched (a `picoflow run` started by a task of a
+ * dead run carries that run's marker too). Returns how many processes were found.
+ */
+export async function killMarkedProcesses(runIds: ReadonlySet<string>, waitMs: number): Promise<number> {
+  const self = process.pid;
+  const ownGroup = statFields(self)?.pgid;
+  const seen = new Set<number>();
+  const deadline = Date.now() + waitMs;
+  for (let round = 0; round < MARKED_KILL_ROUNDS; round++) {
+    const found = findMarkedProcesses(runIds).filter((p) => p.pid !== self);
+    if (!found.length) break;
+    // A group is killed whole only when its leader is marked too (a task, or a child that
+    // called setsid): then its members are the run's, marked or not. A marked process that
+    // joined a group led by another process is killed alone.
+    const marked = new Set(found.map((p) => p.pid));
+    for (const p of found) {
+      seen.add(p.pid);
+      if (marked.has(p.pgid) && p.pgid !== ownGroup) killGroup(p.pgid, "SIGKILL");
+      try {
+        process.kill(p.pid, "SIGKILL");
+      } catch {}
+    }
+    // SIGKILL is delivered at once, but a process in uninterruptible sleep (D) dies only when
+    // its I/O returns: wait for it, within bounds.
+    while (found.some((p) => isLive(p.pid)) && Date.now() < deadline) await Bun.sleep(10);
+    if (Date.now() >= deadline) break;
+  }
+  return seen.size;
+}
+
+/** How long recovery waits for a dead run's processes to be gone after SIGKILL. */
+const LEFTOVER_WAIT_MS = 2000;
+
+/**
+ * Stop everything dead runs left running: the process groups their unfinished attempts
+ * recorded, and every process carrying one of their markers (a pid that was never recorded,
+ * a child that left its group with setsid).
+ */
+export async function stopLeftovers(left: { runIds: string[]; groups: { pid: number; identity: string | null }[] }): Promise<void> {
+  // A `picoflow run` that a dead run's task exec'd into leads that task's group: not itself.
+  const ownGroup = statFields(process.pid)?.pgid;
+  for (const g of left.groups) if (g.pid !== ownGroup) killOrphanGroup(g.pid, g.identity);
+  await killMarkedProcesses(new Set(left.runIds), LEFTOVER_WAIT_MS);
+}
+
+function isLive(pid: number): boolean {
+  const st = statFields(pid);
+  return st !== null && st.state !== "Z" && st.state !== "X";
 }
 
 /** The group exists and has a member that is not a zombie. */
