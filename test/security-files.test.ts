@@ -258,6 +258,29 @@ function underUmask0(s: Sandbox, args: string[]) {
   return p;
 }
 
+/**
+ * Run a workflow that waits, under umask 000, with `--db-path dbPath`; while it runs (so the
+ * -wal and -shm files exist) read the modes of `file` and its -wal and -shm, then let it end.
+ */
+async function modesWhileRunning(s: Sandbox, dbPath: string, file: string): Promise<string[]> {
+  const gate = join(s.dir, "go");
+  const wf = s.workflow(`name: held
+tasks:
+  - name: wait
+    type: shell
+    config: { command: /bin/sh, args: ["-c", "while [ ! -e '${gate}' ]; do sleep 0.05; done"] }
+`);
+  const run = underUmask0(s, ["--db-path", dbPath, "run", wf]);
+  const files = [file, `${file}-wal`, `${file}-shm`];
+  try {
+    await waitFor(() => files.every((f) => existsSync(f)) && rows(file, "SELECT 1 FROM workflow_executions WHERE status = 'running'").length, 20_000, "a running run");
+    return files.map((f) => (statSync(f).mode & 0o777).toString(8));
+  } finally {
+    writeFileSync(gate, "");
+    expect(await run.exited).toBe(0);
+  }
+}
+
 describe("database files", () => {
   const manual = `name: manual
 tasks:
@@ -344,13 +367,6 @@ tasks:
 
   test("a symlink of the user's to their own empty file is followed; the database, -wal and -shm are 0600", async () => {
     const s = sb();
-    const gate = join(s.dir, "go");
-    const wf = s.workflow(`name: held
-tasks:
-  - name: wait
-    type: shell
-    config: { command: /bin/sh, args: ["-c", "while [ ! -e '${gate}' ]; do sleep 0.05; done"] }
-`);
     const dataDir = join(s.dir, "data");
     mkdirSync(dataDir);
     const target = join(dataDir, "picoflow.db");
@@ -358,15 +374,7 @@ tasks:
     chmodSync(target, 0o644);
     const link = join(s.dir, "link.db");
     symlinkSync(target, link);
-    const run = underUmask0(s, ["--db-path", link, "run", wf]);
-    await waitFor(() => existsSync(`${target}-wal`) && existsSync(`${target}-shm`) && rows(target, "SELECT 1 FROM workflow_executions WHERE status = 'running'").length, 20_000, "a running run");
-    const mode = (f: string) => (statSync(f).mode & 0o777).toString(8);
-    try {
-      expect([target, `${target}-wal`, `${target}-shm`].map(mode)).toEqual(["600", "600", "600"]);
-    } finally {
-      writeFileSync(gate, "");
-    }
-    expect(await run.exited).toBe(0);
+    expect(await modesWhileRunning(s, link, target)).toEqual(["600", "600", "600"]);
     expect(lstatSync(link).isSymbolicLink()).toBe(true);
     const h = await cli(s, ["--db-path", link, "history"]);
     expect(h.code).toBe(0);
@@ -375,22 +383,7 @@ tasks:
 
   test("a database PicoFlow creates is 0600, and so are its -wal and -shm files, whatever the umask", async () => {
     const s = sb();
-    const gate = join(s.dir, "go");
-    const wf = s.workflow(`name: held
-tasks:
-  - name: wait
-    type: shell
-    config: { command: /bin/sh, args: ["-c", "while [ ! -e '${gate}' ]; do sleep 0.05; done"] }
-`);
     const db = join(s.dir, "new.db");
-    const run = underUmask0(s, ["--db-path", db, "run", wf]);
-    await waitFor(() => existsSync(`${db}-wal`) && existsSync(`${db}-shm`) && rows(db, "SELECT 1 FROM workflow_executions WHERE status = 'running'").length, 20_000, "a running run");
-    const mode = (f: string) => (statSync(f).mode & 0o777).toString(8);
-    try {
-      expect([db, `${db}-wal`, `${db}-shm`].map(mode)).toEqual(["600", "600", "600"]);
-    } finally {
-      writeFileSync(gate, "");
-    }
-    expect(await run.exited).toBe(0);
+    expect(await modesWhileRunning(s, db, db)).toEqual(["600", "600", "600"]);
   });
 });
