@@ -2,11 +2,9 @@
 // its directory) or replaced under a running daemon would otherwise swallow every later run
 // unseen: SQLite keeps writing to the open, unlinked file.
 
-import { closeSync, fstatSync, openSync, readSync, statSync } from "node:fs";
+import { closeSync, fstatSync, openSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-
-/** The first 16 bytes of every SQLite database file. */
-const SQLITE_HEADER = "SQLite format 3\0";
+import { startsWithSqliteHeader } from "../store/db.ts";
 
 export class DatabaseGuard {
   private readonly dev: number;
@@ -39,9 +37,7 @@ export class DatabaseGuard {
     try {
       const st = fstatSync(fd);
       if (st.dev !== this.dev || st.ino !== this.ino) return `${this.path} was replaced by another file while the daemon was running`;
-      const head = Buffer.alloc(SQLITE_HEADER.length);
-      const n = readSync(fd, head, 0, head.length, 0);
-      if (n < head.length || head.toString("latin1") !== SQLITE_HEADER) {
+      if (!startsWithSqliteHeader(fd)) {
         return `${this.path} was overwritten while the daemon was running: it is no longer an SQLite database`;
       }
       return null;

@@ -363,14 +363,19 @@ function hasSqliteHeader(file: string): boolean {
   try {
     const fd = openSync(file, fsConstants.O_RDONLY | fsConstants.O_NONBLOCK);
     try {
-      const buf = Buffer.alloc(SQLITE_HEADER.length);
-      return readSync(fd, buf, 0, buf.length, 0) === buf.length && buf.toString("latin1") === SQLITE_HEADER;
+      return startsWithSqliteHeader(fd);
     } finally {
       closeSync(fd);
     }
   } catch {
     return false;
   }
+}
+
+/** Does the open file `fd` start with SQLite's header? Throws if it cannot be read. */
+export function startsWithSqliteHeader(fd: number): boolean {
+  const buf = Buffer.alloc(SQLITE_HEADER.length);
+  return readSync(fd, buf, 0, buf.length, 0) === buf.length && buf.toString("latin1") === SQLITE_HEADER;
 }
 
 function userVersion(db: Database): number {

@@ -4,6 +4,7 @@
 // process group with setsid.
 
 import { readdirSync, readFileSync } from "node:fs";
+import { readStat } from "./proc.ts";
 
 /** Environment variable naming the run a task process belongs to. */
 export const RUN_ID_VAR = "PICOFLOW_RUN_ID";
@@ -54,21 +55,9 @@ export function findMarkedProcesses(runIds: ReadonlySet<string>): MarkedProcess[
     const end = env.indexOf("\0", start);
     const runId = env.slice(start, end < 0 ? undefined : end);
     if (!runIds.has(runId)) continue;
-    const st = statFields(d);
+    const st = readStat(d);
     if (!st || st.state === "Z" || st.state === "X") continue;
     out.push({ pid: Number(d), pgid: st.pgid, runId });
   }
   return out;
-}
-
-/** State and process group of /proc/PID/stat, or null if it is gone. */
-export function statFields(pid: number | string): { state: string; pgid: number } | null {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
-    // The command name may contain spaces and parentheses: split after the last ')'.
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ", 3);
-    return { state: f[0] ?? "", pgid: Number(f[2]) };
-  } catch {
-    return null;
-  }
 }

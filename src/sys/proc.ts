@@ -5,13 +5,16 @@
 import { readdirSync, readFileSync, readlinkSync, realpathSync, statSync } from "node:fs";
 import { resolve } from "node:path";
 
-/** State letter (field 3) and start time in clock ticks since boot (field 22) of /proc/PID/stat, or null if gone. */
-function readStat(pid: number): { state: string; start: string | null } | null {
+/**
+ * State letter (field 3), process group (field 5) and start time in clock ticks since boot
+ * (field 22) of /proc/PID/stat, or null if gone.
+ */
+export function readStat(pid: number | string): { state: string; pgid: number; start: string | null } | null {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const stat = readFileSync(`/proc/${pid}/stat`, "latin1");
     // The command name (field 2) may contain spaces and parentheses: split after the last ')'.
     const rest = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    return { state: rest[0] ?? "", start: rest[19] ?? null };
+    return { state: rest[0] ?? "", pgid: Number(rest[2]), start: rest[19] ?? null };
   } catch {
     return null;
   }

@@ -5,8 +5,8 @@
 import { statSync } from "node:fs";
 import { constants } from "node:os";
 import { drain, OutputBuffer } from "../executors/capture.ts";
-import { findMarkedProcesses, statFields } from "./environ.ts";
-import { bootId, groupHasLiveMembers, identityMatches, processStartTime } from "./proc.ts";
+import { findMarkedProcesses } from "./environ.ts";
+import { bootId, groupHasLiveMembers, identityMatches, isProcessAlive, processStartTime, readStat } from "./proc.ts";
 
 export interface ProcessSpec {
   argv: string[];
@@ -68,7 +68,7 @@ const MARKED_KILL_ROUNDS = 5;
  */
 export async function killMarkedProcesses(runIds: ReadonlySet<string>, waitMs: number): Promise<number> {
   const self = process.pid;
-  const ownGroup = statFields(self)?.pgid;
+  const ownGroup = readStat(self)?.pgid;
   const seen = new Set<number>();
   const deadline = Date.now() + waitMs;
   for (let round = 0; round < MARKED_KILL_ROUNDS; round++) {
@@ -87,7 +87,7 @@ export async function killMarkedProcesses(runIds: ReadonlySet<string>, waitMs: n
     }
     // SIGKILL is delivered at once, but a process in uninterruptible sleep (D) dies only when
     // its I/O returns: wait for it, within bounds.
-    while (found.some((p) => isLive(p.pid)) && Date.now() < deadline) await Bun.sleep(10);
+    while (found.some((p) => isProcessAlive(p.pid, null)) && Date.now() < deadline) await Bun.sleep(10);
     if (Date.now() >= deadline) break;
   }
   return seen.size;
@@ -103,14 +103,9 @@ const LEFTOVER_WAIT_MS = 2000;
  */
 export async function stopLeftovers(left: { runIds: string[]; groups: { pid: number; identity: string | null }[] }): Promise<void> {
   // A `picoflow run` that a dead run's task exec'd into leads that task's group: not itself.
-  const ownGroup = statFields(process.pid)?.pgid;
+  const ownGroup = readStat(process.pid)?.pgid;
   for (const g of left.groups) if (g.pid !== ownGroup) killOrphanGroup(g.pid, g.identity);
   await killMarkedProcesses(new Set(left.runIds), LEFTOVER_WAIT_MS);
-}
-
-function isLive(pid: number): boolean {
-  const st = statFields(pid);
-  return st !== null && st.state !== "Z" && st.state !== "X";
 }
 
 /** The group exists and has a member that is not a zombie. */
