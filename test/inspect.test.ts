@@ -614,6 +614,30 @@ describe("reading while the daemon writes", () => {
 });
 
 describe("reading while another process writes", () => {
+  test("a reader racing the first writer sees no database, an empty one, or the whole schema; never a half-made one", async () => {
+    const dir = mkdtempSync(join(tmpdir(), "picoflow-race-"));
+    try {
+      const wrong: string[] = [];
+      for (let i = 0; i < 60 && wrong.length === 0; i++) {
+        const path = join(dir, `db${i}`);
+        const writer = Bun.spawn([process.execPath, "-e", `require(${JSON.stringify(join(import.meta.dir, "../src/store/db.ts"))}).openDatabase(${JSON.stringify(path)}).close()`], { stdout: "ignore", stderr: "inherit" });
+        while (writer.exitCode === null) {
+          try {
+            openDatabase(path, { readonly: true }).close();
+          } catch (err) {
+            const msg = (err as Error).message;
+            if (!/no database here yet|the database is empty/.test(msg)) wrong.push(msg);
+          }
+          await Bun.sleep(0);
+        }
+        expect(await writer.exited).toBe(0);
+      }
+      expect(wrong).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   test("no 'database is locked', no torn reads", async () => {
     const s = sandbox();
     try {

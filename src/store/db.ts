@@ -409,6 +409,16 @@ function migrate(db: Database, path: string): void {
 }
 
 function checkReadable(db: Database, path: string): void {
+  // One read transaction: a writer migrating meanwhile is seen wholly before or wholly after.
+  db.run("BEGIN");
+  try {
+    checkSchema(db, path);
+  } finally {
+    db.run("COMMIT");
+  }
+}
+
+function checkSchema(db: Database, path: string): void {
   const version = userVersion(db);
   if (version > SCHEMA_VERSION) {
     throw new DatabaseError(`${path}: database schema version ${version} is newer than this picoflow understands (${SCHEMA_VERSION}); upgrade picoflow`);
