@@ -2,20 +2,26 @@
 
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { ValidationError, IoError } from "../src/errors.ts";
 import { loadWorkflow, parseWorkflow, type LoadOptions } from "../src/workflow/load.ts";
 import { sandbox } from "./helpers.ts";
 
 const opts: LoadOptions = { env: { TOKEN: "s3cret-token", HOST: "example.org", EMPTY: "" }, home: "/home/pi", defaultRetry: 3, defaultTimeout: 300, maxTimeout: 0 };
 
+/** The errors (warnings, such as a command `x` not found here, are left out: see warnings()). */
 function problems(yaml: string, o: LoadOptions = opts): string[] {
+  return findings(yaml, o).filter((l) => !l.includes(": warning: "));
+}
+
+/** Errors and warnings, as `validate` prints them. */
+function findings(yaml: string, o: LoadOptions = opts): string[] {
   try {
-    parseWorkflow(yaml, "wf.yaml", o);
+    return [...(parseWorkflow(yaml, "wf.yaml", o).warnings ?? [])];
   } catch (err) {
     if (err instanceof ValidationError) return err.problems;
     throw err;
   }
-  return [];
 }
 
 const shell = (name: string, extra = "") => `  - name: ${name}\n    type: shell\n    config:\n      command: /bin/true\n${extra}`;
@@ -52,7 +58,10 @@ describe("schema rules", () => {
     ["http with a bad method", "name: w\ntasks:\n  - name: a\n    type: http\n    config: {url: 'http://x', method: FETCH}\n", ["wf.yaml:5:39: tasks[0].config.method: must be one of GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS (any case)"]],
     ["http with an unsupported scheme", "name: w\ntasks:\n  - name: a\n    type: http\n    config: {url: 'ftp://x/y', method: get}\n", ["wf.yaml:5:19: tasks[0].config.url: unsupported scheme 'ftp' (use http or https)"]],
     ["http with a malformed URL", "name: w\ntasks:\n  - name: a\n    type: http\n    config: {url: 'not a url', method: get}\n", ["wf.yaml:5:19: tasks[0].config.url: 'not a url' is not a valid URL"]],
-    ["a 5-field cron schedule", `name: w\nschedule: "*/5 * * * *"\ntasks:\n${shell("a")}`, ["wf.yaml:2:11: schedule: must have 6 fields (sec min hour day month dayofweek), got 5"]],
+    ["a 5-field cron schedule, with its 6-field form", `name: w\nschedule: "*/5 * * * *"\ntasks:\n${shell("a")}`, [`wf.yaml:2:11: schedule: must have 6 fields (sec min hour day month dayofweek), got 5; PicoFlow's cron has seconds first: for "*/5 * * * *" write "0 */5 * * * *"`]],
+    ["a 7-field cron schedule", `name: w\nschedule: "0 0 0 * * * 2026"\ntasks:\n${shell("a")}`, ["wf.yaml:2:11: schedule: must have 6 fields (sec min hour day month dayofweek), got 7"]],
+    ["a schedule that can never fire", `name: w\nschedule: "0 0 0 31 2 *"\ntasks:\n${shell("a")}`, ["wf.yaml:2:11: schedule: never fires: no date matches it (check the day of month against the month)"]],
+    ["an unknown cron nickname", `name: w\nschedule: "@fortnightly"\ntasks:\n${shell("a")}`, ["wf.yaml:2:11: schedule: unknown nickname @fortnightly (use @yearly, @annually, @monthly, @weekly, @daily, @midnight, @hourly, or six fields)"]],
     ["an out-of-range cron field, named as written", `name: w\nschedule: "0 0 25 * * *"\ntasks:\n${shell("a")}`, ["wf.yaml:2:11: schedule: hour 25 is out of range (0-23)"]],
     ["day of month 32 (croner would say 31)", `name: w\nschedule: "0 0 0 32 * *"\ntasks:\n${shell("a")}`, ["wf.yaml:2:11: schedule: day of month 32 is out of range (1-31)"]],
     ["a stepped cron range out of range", `name: w\nschedule: "0 0 1-31/2 * * *"\ntasks:\n${shell("a")}`, ["wf.yaml:2:11: schedule: hour 31 is out of range (0-23)"]],
@@ -157,13 +166,13 @@ tasks:
   });
 
   test("a variable cannot change the document's structure", () => {
-    const wf = parseWorkflow(`name: w\ntasks:\n  - name: a\n    type: shell\n    config:\n      command: "\${EVIL}"\n`, "wf.yaml", {
+    const wf = parseWorkflow(`name: w\ntasks:\n  - name: a\n    type: shell\n    config:\n      command: /bin/echo\n      env: {A: "\${EVIL}"}\n`, "wf.yaml", {
       ...opts,
       env: { EVIL: "x\n      args: [injected]" },
     });
     const t = wf.tasks[0]!;
     if (t.type !== "shell") throw new Error("shell expected");
-    expect(t.config.command).toBe("x\n      args: [injected]");
+    expect(t.config.env).toEqual({ A: "x\n      args: [injected]" });
     expect(t.config.args).toEqual([]);
   });
 
@@ -292,5 +301,235 @@ tasks:
     expect(problems(`name: w\ntasks:\n  - name: a\n    type: http\n    config: {url: "https://\${HOST}:99999/", method: get}\n`)).toEqual([
       "wf.yaml:5:19: tasks[0].config.url: 'https://***:99999/' is not a valid URL",
     ]);
+  });
+});
+
+describe("command: one program, not a command line", () => {
+  const sb = sandbox("");
+  afterAll(() => sb.cleanup());
+  const task = (config: string) => `name: w\ntasks:\n  - name: a\n    type: shell\n    config:\n${config}`;
+  const withPath = { ...opts, env: { ...opts.env, PATH: "/usr/bin:/bin" } };
+
+  test("a whole command line is an error, with the args and /bin/sh -c forms", () => {
+    expect(problems(task(`      command: echo hello world\n`), withPath)).toEqual([
+      `wf.yaml:6:16: tasks[0].config.command: 'echo hello world' is a whole command line, but command is one program, started without a shell: write command: echo with args: ["hello", "world"], or command: /bin/sh with args: ["-c", "echo hello world"]`,
+    ]);
+  });
+
+  test("shell syntax gets only the /bin/sh -c form; given args are kept in the args form", () => {
+    expect(problems(task(`      command: "ls /tmp | wc -l"\n`), withPath)).toEqual([
+      `wf.yaml:6:16: tasks[0].config.command: 'ls /tmp | wc -l' is a whole command line, but command is one program, started without a shell: write command: /bin/sh with args: ["-c", "ls /tmp | wc -l"]`,
+    ]);
+    expect(problems(task(`      command: python3 -u\n      args: [job.py]\n`), withPath)).toEqual([
+      `wf.yaml:6:16: tasks[0].config.command: 'python3 -u' is a whole command line, but command is one program, started without a shell: write command: python3 with args: ["-u", "job.py"]`,
+    ]);
+  });
+
+  test("a program whose name has a space is fine when it exists", () => {
+    const dir = join(sb.dir, "My Tools");
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, "run job"), "#!/bin/sh\n", { mode: 0o755 });
+    expect(findings(task(`      command: "${dir}/run job"\n`), withPath)).toEqual([]);
+    // Found on the task's PATH too.
+    expect(findings(task(`      command: run job\n      env: {PATH: "${dir}"}\n`), withPath)).toEqual([]);
+  });
+
+  test("a program not on this machine is a warning: not on PATH, missing, not executable, a directory", () => {
+    writeFileSync(join(sb.dir, "plain.sh"), "echo hi\n", { mode: 0o644 });
+    const yaml = `name: w
+tasks:
+  - name: a
+    type: shell
+    config: {command: no-such-program-xyz}
+  - name: b
+    type: shell
+    config: {command: /opt/no/such/program}
+  - name: c
+    type: shell
+    config: {command: ${sb.dir}/plain.sh}
+  - name: d
+    type: shell
+    config: {command: ${sb.dir}}
+  - name: e
+    type: shell
+    config: {command: ./plain.sh, workdir: ${sb.dir}}
+  - name: f
+    type: shell
+    config: {command: echo}
+`;
+    const wf = parseWorkflow(yaml, "wf.yaml", withPath);
+    expect(wf.warnings).toEqual([
+      "wf.yaml:5:23: warning: tasks[0].config.command: 'no-such-program-xyz' is not found in PATH on this machine",
+      "wf.yaml:8:23: warning: tasks[1].config.command: '/opt/no/such/program' does not exist on this machine",
+      `wf.yaml:11:23: warning: tasks[2].config.command: '${sb.dir}/plain.sh' is not executable (chmod +x it, or run it with command: /bin/sh and args: ["${sb.dir}/plain.sh"])`,
+      `wf.yaml:14:23: warning: tasks[3].config.command: '${sb.dir}' is a directory, not a program`,
+      `wf.yaml:17:23: warning: tasks[4].config.command: './plain.sh' is not executable (chmod +x it, or run it with command: /bin/sh and args: ["./plain.sh"])`,
+    ]);
+    expect(wf.tasks.map((t) => t.name)).toEqual(["a", "b", "c", "d", "e", "f"]);
+  });
+
+  test("the task's own PATH is the one searched", () => {
+    expect(findings(task(`      command: echo\n      env: {PATH: /nonexistent}\n`), withPath)).toEqual([
+      "wf.yaml:6:16: warning: tasks[0].config.command: 'echo' is not found in PATH on this machine",
+    ]);
+  });
+
+  test("a thousand tasks with the same missing program: one line with a count", () => {
+    const tasks = Array.from({ length: 1000 }, (_, i) => `  - name: t${i}\n    type: shell\n    config: {command: no-such-program-xyz}\n`).join("");
+    expect(parseWorkflow(`name: w\ntasks:\n${tasks}`, "wf.yaml", withPath).warnings).toEqual([
+      "wf.yaml:5:23: warning: tasks[0].config.command: 'no-such-program-xyz' is not found in PATH on this machine (and 999 more like it)",
+    ]);
+  });
+
+  test("warnings are shown with errors, in file order", () => {
+    expect(findings(`name: w\ntasks:\n  - name: a\n    type: shell\n    config: {command: no-such-program-xyz}\n    retry: -1\n`, withPath)).toEqual([
+      "wf.yaml:5:23: warning: tasks[0].config.command: 'no-such-program-xyz' is not found in PATH on this machine",
+      "wf.yaml:6:12: tasks[0].retry: must be an integer from 0 to 100, got number -1",
+    ]);
+  });
+
+  test("a secret in a warning is masked", () => {
+    const yaml = `name: w
+tasks:
+  - name: a
+    type: http
+    config: {url: "http://x/", method: get, headers: {Authorization: "\${TOKEN}"}}
+  - name: b
+    type: shell
+    config: {command: "/opt/\${TOKEN}/run"}
+`;
+    expect(parseWorkflow(yaml, "wf.yaml", withPath).warnings).toEqual(["wf.yaml:8:23: warning: tasks[1].config.command: '/opt/***/run' does not exist on this machine"]);
+  });
+});
+
+describe("variables: unset, defaults and required", () => {
+  const echo = (args: string) => `name: w\ntasks:\n  - name: a\n    type: shell\n    config:\n      command: /bin/echo\n      args: ${args}\n`;
+  const argsOf = (wf: ReturnType<typeof parseWorkflow>) => (wf.tasks[0]!.config as { args: string[] }).args;
+
+  test("an unset ${VAR} becomes \"\" with one warning per variable, naming it and where it is used first", () => {
+    const wf = parseWorkflow(echo(`["\${NOT_SET}", "x\${NOT_SET}\${NOT_SET}", "\${ALSO_UNSET}", "\${EMPTY}", "\${NOT_SET}"]`), "wf.yaml", opts);
+    expect(argsOf(wf)).toEqual(["", "x", "", "", ""]);
+    expect(wf.warnings).toEqual([
+      'wf.yaml:7:14: warning: tasks[0].config.args[0]: ${NOT_SET} is not set, so it becomes "" here (and in 2 more places); write ${NOT_SET:-} if that is meant',
+      'wf.yaml:7:53: warning: tasks[0].config.args[2]: ${ALSO_UNSET} is not set, so it becomes "" here; write ${ALSO_UNSET:-} if that is meant',
+    ]);
+  });
+
+  test("${VAR:-default} when unset or empty, ${VAR-default} when unset; defaults may use variables", () => {
+    const wf = parseWorkflow(
+      echo(`["\${NOT_SET:-d1}", "\${EMPTY:-d2}", "\${HOST:-d3}", "\${NOT_SET-d4}", "\${EMPTY-d5}", "\${NOT_SET:-\${HOST}/x}", "\${NOT_SET:-}", "\${NOT_SET:-a}b}", "\${NOT_SET:-$$1}"]`),
+      "wf.yaml",
+      opts,
+    );
+    expect(argsOf(wf)).toEqual(["d1", "d2", "example.org", "d4", "", "example.org/x", "", "ab}", "$1"]);
+    expect(wf.warnings).toEqual([]);
+  });
+
+  test("${VAR:?message} is an error when unset or empty, with the message; ${VAR?message} only when unset", () => {
+    expect(problems(echo(`["\${NOT_SET:?set it to the backup host}", "\${EMPTY:?}", "\${EMPTY?fine}", "\${HOST:?fine}"]`))).toEqual([
+      "wf.yaml:7:14: tasks[0].config.args[0]: ${NOT_SET} is not set: set it to the backup host",
+      "wf.yaml:7:55: tasks[0].config.args[1]: ${EMPTY} is empty, and this workflow needs it",
+    ]);
+  });
+
+  test("a required variable's error stands alone: its empty value's other problems are not repeated", () => {
+    const http = (n: number) => `  - name: t${n}\n    type: http\n    config:\n      url: "\${SERVER:?point it at the test server}/p${n}"\n      method: get\n`;
+    expect(problems(`name: w\ntasks:\n${http(1)}${http(2)}`)).toEqual([
+      "wf.yaml:6:12: tasks[0].config.url: ${SERVER} is not set: point it at the test server (and in 1 more place)",
+    ]);
+  });
+
+  test("a default put into a header is a secret like the variable's value", () => {
+    const wf = parseWorkflow(
+      `name: w\ntasks:\n  - name: a\n    type: http\n    config: {url: "http://x/", method: get, headers: {X-Custom: "\${NOT_SET:-default-secret-1}"}}\n`,
+      "wf.yaml",
+      opts,
+    );
+    expect(wf.secrets).toContain("default-secret-1");
+  });
+
+  test("anything else with $ is literal", () => {
+    const wf = parseWorkflow(echo(`["\${HOST:+x}", "\${1}", "\${HOST", "$", "\${NOT_SET:-unclosed"]`), "wf.yaml", opts);
+    expect(argsOf(wf)).toEqual(["${HOST:+x}", "${1}", "${HOST", "$", "${NOT_SET:-unclosed"]);
+    expect(wf.warnings).toEqual([]);
+  });
+});
+
+describe("YAML merge keys and x- keys", () => {
+  const shared = `name: w
+x-defaults: &defaults
+  type: shell
+  retry: 2
+  config: &config
+    command: /bin/echo
+    args: ["\${HOST}"]
+tasks:
+  - <<: *defaults
+    name: a
+  - <<: *defaults
+    name: b
+    retry: 0
+  - &third
+    name: c
+    type: shell
+    config:
+      <<: *config
+      args: [own]
+  - <<: *third
+    name: d
+`;
+
+  test("<<: *defaults merges a mapping; keys written beside it win; x- keys are ignored", () => {
+    const wf = parseWorkflow(shared, "wf.yaml", opts);
+    expect(wf.tasks.map((t) => [t.name, t.type, t.retry, (t.config as { command: string; args: string[] }).command, (t.config as { args: string[] }).args])).toEqual([
+      ["a", "shell", 2, "/bin/echo", ["example.org"]],
+      ["b", "shell", 0, "/bin/echo", ["example.org"]],
+      ["c", "shell", 3, "/bin/echo", ["own"]],
+      ["d", "shell", 3, "/bin/echo", ["own"]],
+    ]);
+    expect(wf.warnings).toEqual([]);
+  });
+
+  test("a problem in a merged value points at the anchored text; a task's own keys at the task", () => {
+    const bad = shared.replace("  retry: 2\n", "  retry: 2\n  timout: 5\n").replace("    command: /bin/echo\n", "    command: echo hi\n").replace("    retry: 0\n", "    retry: -1\n");
+    expect(problems(bad, { ...opts, env: { ...opts.env, PATH: "/usr/bin:/bin" } })).toEqual([
+      "wf.yaml:5:3: tasks[0].timout: unknown key (did you mean 'timeout'?)",
+      "wf.yaml:5:3: tasks[1].timout: unknown key (did you mean 'timeout'?)",
+      // The args merged with it are kept in the suggestion.
+      `wf.yaml:7:14: tasks[0].config.command: 'echo hi' is a whole command line, but command is one program, started without a shell: write command: echo with args: ["hi", "example.org"]`,
+      `wf.yaml:7:14: tasks[1].config.command: 'echo hi' is a whole command line, but command is one program, started without a shell: write command: echo with args: ["hi", "example.org"]`,
+      `wf.yaml:7:14: tasks[2].config.command: 'echo hi' is a whole command line, but command is one program, started without a shell: write command: echo with args: ["hi", "own"]`,
+      `wf.yaml:7:14: tasks[3].config.command: 'echo hi' is a whole command line, but command is one program, started without a shell: write command: echo with args: ["hi", "own"]`,
+      "wf.yaml:14:12: tasks[1].retry: must be an integer from 0 to 100, got number -1",
+    ]);
+  });
+
+  test("1000 tasks may each merge the same defaults", () => {
+    const tasks = Array.from({ length: 1000 }, (_, i) => `  - <<: *d\n    name: t${i}\n`).join("");
+    const wf = parseWorkflow(`name: w\nx-d: &d\n  type: shell\n  config: {command: /bin/true, args: [a, b, c]}\ntasks:\n${tasks}`, "wf.yaml", opts);
+    expect(wf.tasks).toHaveLength(1000);
+    expect(wf.tasks[999]!.config).toEqual({ command: "/bin/true", args: ["a", "b", "c"], workdir: undefined, env: {} });
+  });
+
+  test("aliases that would expand to millions of values are refused, as is a mapping merged into itself", () => {
+    let laughs = "name: w\nx-0: &l0 [a, a, a, a, a, a, a, a, a, a]\n";
+    for (let i = 1; i < 8; i++) laughs += `x-${i}: &l${i} [${Array(10).fill(`*l${i - 1}`).join(", ")}]\n`;
+    expect(problems(`${laughs}tasks:\n  - name: a\n    type: shell\n    config: {command: /bin/echo, args: *l7}\n`)).toEqual([
+      "wf.yaml: YAML aliases expand this file to more than 1000000 values; a workflow needs far fewer",
+    ]);
+    expect(problems(`name: w\nx-a: &a {b: 1, <<: *a}\ntasks:\n${shell("a")}`)).toEqual(["wf.yaml:2:20: a merge key (<<) cannot merge a mapping into itself"]);
+  });
+
+  test("a top-level key that does not start with x- is still unknown", () => {
+    expect(problems(`name: w\ndefaults: &d {type: shell}\ntasks:\n  - <<: *d\n    name: a\n    config: {command: /bin/true}\n`)).toEqual(["wf.yaml:2:1: defaults: unknown key"]);
+  });
+
+  test("variables in an x- block are expanded where they are merged, and an unused block is not expanded", () => {
+    const wf = parseWorkflow(
+      `name: w\nx-unused: {args: ["\${NEVER_SET:?not needed}"]}\nx-env: &env {A: "\${NOT_SET}"}\ntasks:\n  - name: a\n    type: shell\n    config: {command: /bin/true, env: {<<: *env}}\n`,
+      "wf.yaml",
+      opts,
+    );
+    expect(wf.warnings).toEqual(['wf.yaml:3:17: warning: tasks[0].config.env.A: ${NOT_SET} is not set, so it becomes "" here; write ${NOT_SET:-} if that is meant']);
   });
 });

@@ -101,4 +101,25 @@ describe("loader with the fast path", () => {
     expect(isPlainSubset(slow)).toBe(false);
     expect(parseWorkflow(plain, "wf.yaml", opts)).toEqual(parseWorkflow(slow, "wf.yaml", opts));
   });
+
+  test("merge keys take the slow path and build what the written-out file builds", () => {
+    const written = "name: m\ntasks:\n  - name: a\n    type: shell\n    retry: 1\n    config:\n      command: /bin/true\n  - name: b\n    type: shell\n    retry: 0\n    config:\n      command: /bin/true\n";
+    const merged = "name: m\nx-base: &base\n  type: shell\n  retry: 1\n  config:\n    command: /bin/true\ntasks:\n  - <<: *base\n    name: a\n  - <<: *base\n    name: b\n    retry: 0\n";
+    expect(isPlainSubset(merged)).toBe(false);
+    expect(parseWorkflow(merged, "wf.yaml", opts)).toEqual(parseWorkflow(written, "wf.yaml", opts));
+  });
+
+  test("x- keys are ignored on the fast path too", () => {
+    const text = "name: x\nx-note: kept for people, ignored by PicoFlow\ntasks:\n  - name: a\n    type: shell\n    config:\n      command: /bin/true\n";
+    expect(isPlainSubset(text)).toBe(true);
+    expect(parseWorkflow(text, "wf.yaml", opts)).toEqual(parseWorkflow(text.replace(/^x-note.*\n/m, ""), "wf.yaml", opts));
+  });
+
+  test("a plain file with a warning is read again, for its line and column", () => {
+    const text = "name: w\ntasks:\n  - name: a\n    type: shell\n    config:\n      command: /bin/echo\n      args: [\"${NOT_SET_ANYWHERE}\"]\n";
+    expect(isPlainSubset(text)).toBe(true);
+    expect(parseWorkflow(text, "wf.yaml", opts).warnings).toEqual([
+      'wf.yaml:7:14: warning: tasks[0].config.args[0]: ${NOT_SET_ANYWHERE} is not set, so it becomes "" here; write ${NOT_SET_ANYWHERE:-} if that is meant',
+    ]);
+  });
 });

@@ -1,7 +1,7 @@
 // Cron next-run logic with fixed clocks: no timers, no waiting.
 
 import { describe, expect, test } from "bun:test";
-import { compileSchedule, MAX_SLEEP_MS, nextRunAt, planTick } from "../src/daemon/scheduler.ts";
+import { compileSchedule, MAX_SLEEP_MS, nextRunAt, nextRuns, planTick } from "../src/daemon/scheduler.ts";
 
 const at = (iso: string) => new Date(iso);
 const iso = (d: Date | null) => d?.toISOString() ?? null;
@@ -40,6 +40,29 @@ describe("next run (6 fields: sec min hour day month dayofweek)", () => {
 
   test("an expression that matches no date never fires", () => {
     expect(nextRunAt("0 0 0 31 2 *", "UTC", at("2026-01-01T00:00:00Z"))).toBeNull();
+  });
+
+  test("nicknames stand for their six fields", () => {
+    const now = at("2026-01-15T10:20:30Z");
+    const cases: [string, string][] = [
+      ["@hourly", "2026-01-15T11:00:00.000Z"],
+      ["@daily", "2026-01-16T00:00:00.000Z"],
+      ["@midnight", "2026-01-16T00:00:00.000Z"],
+      ["@weekly", "2026-01-18T00:00:00.000Z"], // Sunday
+      ["@monthly", "2026-02-01T00:00:00.000Z"],
+      ["@yearly", "2027-01-01T00:00:00.000Z"],
+      ["@annually", "2027-01-01T00:00:00.000Z"],
+    ];
+    expect(cases.map(([expr]) => [expr, iso(nextRunAt(expr, "UTC", now))])).toEqual(cases);
+  });
+
+  test("the next runs, in order", () => {
+    expect(nextRuns("@daily", "Europe/Berlin", at("2026-03-28T12:00:00Z"), 3).map(iso)).toEqual([
+      "2026-03-28T23:00:00.000Z",
+      "2026-03-29T22:00:00.000Z", // summer time from the 29th
+      "2026-03-30T22:00:00.000Z",
+    ]);
+    expect(nextRuns("0 0 0 31 2 *", "UTC", at("2026-01-01T00:00:00Z"), 3)).toEqual([]);
   });
 
   test("the DST fall-back hour does not fire twice", () => {

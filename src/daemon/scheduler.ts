@@ -2,8 +2,9 @@
 // daemon's timers (daemon.ts) only ask `planTick` what to do when they wake.
 
 import { Cron } from "croner";
+import { sixFields } from "../workflow/cron.ts";
 
-/** A compiled schedule: the workflow's 6-field expression in its time zone (local if none). */
+/** A compiled schedule: the workflow's expression (six fields or a nickname) in its time zone (local if none). */
 export interface Schedule {
   readonly expr: string;
   readonly timezone?: string;
@@ -14,7 +15,7 @@ export interface Schedule {
 /** Compile a schedule. Throws on an invalid expression (load.ts has already rejected those). */
 export function compileSchedule(expr: string, timezone?: string): Schedule {
   // `paused`: croner only computes dates for us; it never runs its own timers.
-  const cron = new Cron(expr, { paused: true, timezone, mode: "6-part" });
+  const cron = new Cron(sixFields(expr), { paused: true, timezone, mode: "6-part" });
   return {
     expr,
     timezone,
@@ -76,4 +77,12 @@ function countMissed(schedule: Schedule, due: Date, now: Date): number {
 /** The next trigger to show for a schedule, as seen at `now`. */
 export function nextRunAt(expr: string, timezone: string | undefined, now: Date): Date | null {
   return compileSchedule(expr, timezone).next(now);
+}
+
+/** The next `n` triggers after `now` (fewer if the schedule ends). */
+export function nextRuns(expr: string, timezone: string | undefined, now: Date, n: number): Date[] {
+  const schedule = compileSchedule(expr, timezone);
+  const out: Date[] = [];
+  for (let t = schedule.next(now); t !== null && out.length < n; t = schedule.next(t)) out.push(t);
+  return out;
 }

@@ -1,13 +1,16 @@
 // Reads a workflow file, parses YAML with positions, expands ${VAR}, validates every rule in
-// one pass (FILE:LINE:COL: path: message) and builds the Workflow the engine runs.
+// one pass (FILE:LINE:COL: path: message) and builds the Workflow the engine runs. Findings
+// that do not stop a run (an unset variable, a program not on this machine) are warnings
+// (FILE:LINE:COL: warning: path: message), kept on the Workflow for the commands to show.
 
 import { readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { Composer, isMap, isScalar, Lexer, LineCounter, Parser, YAMLParseError, type CST, type Document, type Node as YamlNode } from "yaml";
+import { Composer, isAlias, isMap, isScalar, isSeq, Lexer, LineCounter, Parser, YAMLParseError, type CST, type Document, type Node as YamlNode, type Pair } from "yaml";
 import type { z } from "zod";
-import { IoError, ValidationError } from "../errors.ts";
+import { IoError, systemErrorText, ValidationError } from "../errors.ts";
+import { CommandChecker } from "./command.ts";
 import { checkDag, suggest } from "./dag.ts";
-import { expandTree, TooDeepError } from "./expand.ts";
+import { expandTree, TooDeepError, type Expansion } from "./expand.ts";
 import { bare, problemTemplate, quoted, renderProblem } from "./message.ts";
 import { parsePlainYaml } from "./quick-yaml.ts";
 import { taskConfigSchemas, taskSchema, workflowSchema, type RawTask } from "./schema.ts";
@@ -38,11 +41,18 @@ export interface LoadOptions {
 
 type Path = (string | number)[];
 
+/** A bound on the values aliases may expand a file to: far above any real workflow (1000 tasks merging defaults are ~50000). */
+const MAX_EXPANDED_VALUES = 1_000_000;
+
 interface Problem {
   path: Path;
   message: string;
   /** Point at the key itself rather than its value (unknown keys). */
   atKey?: boolean;
+  /** Shown, but the workflow still loads. */
+  warning?: boolean;
+  /** A required variable (`${NAME:?...}`) is missing: other problems of the values at these paths are echoes of it. */
+  echoes?: Path[];
 }
 
 /** Read and validate a workflow file. Throws IoError (exit 5) or ValidationError (exit 2). */
@@ -83,16 +93,17 @@ function ioProblem(file: string, err: unknown): IoError {
   if (code === "ENOENT") return new IoError(`${file}: no such file`);
   if (code === "EACCES" || code === "EPERM") return new IoError(`${file}: permission denied`);
   if (code === "EISDIR") return new IoError(`${file}: is a directory, not a workflow file`);
-  return new IoError(`${file}: cannot read: ${code ?? (err as Error).message}`);
+  return new IoError(`${file}: cannot read: ${systemErrorText(err)}`);
 }
 
 /** Validate workflow text; `file` names it in messages. */
 export function parseWorkflow(text: string, file: string, opts: LoadOptions): Workflow {
   // Fast path: plain YAML read by Bun's native parser. Anything unusual, and every invalid
   // file, goes the slow way below, which knows where each problem is.
+  const commands = new CommandChecker(); // one lookup per program, for both passes
   const plain = parsePlainYaml(text);
   if (plain !== undefined) {
-    const wf = checkAndBuild(plain, file, opts, null);
+    const wf = checkAndBuild(plain, file, opts, commands, null);
     if (wf) return wf;
   }
 
@@ -125,18 +136,28 @@ export function parseWorkflow(text: string, file: string, opts: LoadOptions): Wo
     throw new ValidationError([`${where(doc.contents.range?.[0] ?? 0)}: the top level must be a mapping with 'name' and 'tasks', got ${got}`]);
   }
 
+  const aliases = indexAliases(doc);
+  if (aliases.size > MAX_EXPANDED_VALUES) {
+    throw new ValidationError([`${file}: YAML aliases expand this file to more than ${MAX_EXPANDED_VALUES} values; a workflow needs far fewer`]);
+  }
+  if (aliases.selfMerge) {
+    throw new ValidationError([`${where(aliases.selfMerge.range?.[0] ?? 0)}: a merge key (<<) cannot merge a mapping into itself`]);
+  }
   let raw: unknown;
   try {
-    raw = doc.toJS({ maxAliasCount: 100 });
+    // The size was checked above, so yaml's own alias limit (100 uses of an anchor, which a
+    // file of 1000 tasks that each merge `<<: *defaults` exceeds) is not needed.
+    raw = doc.toJS({ maxAliasCount: -1 });
   } catch (err) {
     throw new ValidationError([renderProblem(`${file}: ${bare(firstLine((err as Error).message))}`, secretsForMessages(doc, opts))]);
   }
-  return checkAndBuild(raw, file, opts, { doc, where })!;
+  return checkAndBuild(raw, file, opts, commands, { doc, where, aliases: aliases.targets })!;
 }
 
 /** One YAML document from the CST, as parseDocument makes it (a second one is an error). */
 function compose(tokens: CST.Token[], end: number): Document.Parsed {
-  const composer = new Composer({ prettyErrors: false, uniqueKeys: true });
+  // merge: `<<: *defaults` merge keys, the usual way to share task defaults (docs/workflows.md).
+  const composer = new Composer({ prettyErrors: false, uniqueKeys: true, merge: true });
   let doc: Document.Parsed | undefined;
   for (const d of composer.compose(tokens, true, end)) {
     if (!doc) doc = d;
@@ -193,24 +214,134 @@ function tooDeep(tokens: CST.Token[]): number | null {
 /** Best effort, for a document that did not load: the secrets it would have had. */
 function secretsForMessages(doc: Document, opts: LoadOptions): string[] {
   try {
+    const aliases = indexAliases(doc);
+    if (aliases.size > MAX_EXPANDED_VALUES || aliases.selfMerge) return [];
     const substituted = new Map<string, string[]>();
-    const data = expandTree(doc.toJS({ maxAliasCount: 100 }), opts.env, (path, values) => substituted.set(pathKey(path), values), MAX_NESTING);
+    const data = expandTree(withoutExtensions(doc.toJS({ maxAliasCount: -1 })), opts.env, (path, e) => substituted.set(pathKey(path), e.substituted), MAX_NESTING);
     return workflowSecrets(data, substituted).inMessages;
   } catch {
     return [];
   }
 }
 
+/** What one pass over a document's aliases finds (see indexAliases). */
+interface AliasIndex {
+  /** Values once aliases and merge keys are expanded (capped just above MAX_EXPANDED_VALUES). */
+  size: number;
+  /** The node each alias points at. */
+  targets: Map<unknown, unknown>;
+  /** An alias in a merge key that points at a mapping it is inside of, if any. */
+  selfMerge: YamlNode | null;
+}
+
+/**
+ * One pass over the document in order (an anchor precedes its aliases, so what an alias
+ * points at is known when it is met):
+ * - the size: an alias is as big as what it points at; a few lines of anchors could
+ *   otherwise stand for billions of values ("billion laughs");
+ * - each alias's target, so positions are found without a search per alias;
+ * - a merge key that merges a mapping into itself, which `yaml` would recurse on forever.
+ * An alias to a node it is inside of counts as one value: expandTree refuses that cycle.
+ */
+function indexAliases(doc: Document): AliasIndex {
+  const anchors = new Map<string, unknown>();
+  const sizes = new Map<unknown, number>();
+  const open = new Set<unknown>();
+  const index: AliasIndex = { size: 0, targets: new Map(), selfMerge: null };
+  const size = (node: unknown, merged = false): number => {
+    if (isAlias(node)) {
+      const target = anchors.get(node.source);
+      index.targets.set(node, target);
+      if (merged && open.has(target)) index.selfMerge ??= node;
+      return sizes.get(target) ?? 1;
+    }
+    if (node === null || typeof node !== "object") return 1;
+    const anchor = (node as { anchor?: string }).anchor;
+    if (anchor) anchors.set(anchor, node);
+    open.add(node);
+    let n = 1;
+    if (isMap(node)) {
+      for (const p of node.items) {
+        const merge = isMergeKey(p.key);
+        n += size(p.key) + (merge && isSeq(p.value) ? 1 + p.value.items.reduce((m: number, i) => m + size(i, true), 0) : size(p.value, merge));
+      }
+    } else if (isSeq(node)) for (const item of node.items) n += size(item);
+    open.delete(node);
+    // Capped: sizes multiply through nested anchors, and only "too many" matters.
+    n = Math.min(n, MAX_EXPANDED_VALUES + 1);
+    sizes.set(node, n);
+    return n;
+  };
+  index.size = size(doc.contents);
+  return index;
+}
+
+/** The slow path's document, with positions. */
+interface Located {
+  doc: Document;
+  where: (offset: number) => string;
+  /** What each alias points at (indexAliases). */
+  aliases: Map<unknown, unknown>;
+}
+
+/** Top-level keys starting with `x-` are the user's (a place for YAML anchors, as in docker compose): PicoFlow ignores them. */
+function withoutExtensions(raw: unknown): unknown {
+  if (raw === null || typeof raw !== "object" || Array.isArray(raw)) return raw;
+  const keys = Object.keys(raw);
+  if (!keys.some((k) => k.startsWith("x-"))) return raw;
+  const out: Record<string, unknown> = {};
+  for (const k of keys) if (!k.startsWith("x-")) out[k] = (raw as Record<string, unknown>)[k];
+  return out;
+}
+
+/** Where each variable that needs a word about it was first used, and how often. */
+type VariableUses = Map<string, { paths: Path[]; required?: { message: string; empty: boolean } }>;
+
+function noteVariables(uses: VariableUses, path: Path, e: Expansion): void {
+  const note = (key: string, required?: { message: string; empty: boolean }) => {
+    const u = uses.get(key);
+    if (!u) uses.set(key, { paths: [path], required });
+    else if (u.paths[u.paths.length - 1] !== path) u.paths.push(path);
+  };
+  // A variable used twice in one string is one use.
+  for (const name of new Set(e.unset)) note(`unset\u0000${name}`);
+  for (const r of new Map(e.required.map((r) => [r.name, r])).values()) note(`required\u0000${r.name}`, r);
+}
+
+/**
+ * One problem per variable, at its first use: an error for `${NAME:?message}`, a warning for
+ * an unset `${NAME}` (the spec makes it "", which is rarely what was meant).
+ */
+function variableProblems(uses: VariableUses): Problem[] {
+  const out: Problem[] = [];
+  for (const [key, u] of uses) {
+    const name = key.slice(key.indexOf("\u0000") + 1);
+    const n = u.paths.length;
+    const more = n > 1 ? ` (and in ${n - 1} more place${n > 2 ? "s" : ""})` : "";
+    if (u.required) {
+      const state = u.required.empty ? "is empty" : "is not set";
+      const why = u.required.message ? `: ${bare(u.required.message)}` : ", and this workflow needs it";
+      out.push({ path: u.paths[0]!, message: `\${${name}} ${state}${why}${more}`, echoes: u.paths });
+    } else {
+      out.push({ path: u.paths[0]!, message: `\${${name}} is not set, so it becomes "" here${more}; write \${${name}:-} if that is meant`, warning: true });
+    }
+  }
+  return out;
+}
+
 /**
  * Validate parsed YAML and build the Workflow. Without `at` (the fast path, no positions) it
- * returns null on any problem instead of throwing, so the caller can re-read with positions.
+ * returns null on any problem or warning instead of throwing, so the caller can re-read with
+ * positions.
  */
 function checkAndBuild(
   raw: unknown,
   file: string,
   opts: LoadOptions,
-  at: { doc: Document; where: (offset: number) => string } | null,
+  commands: CommandChecker,
+  at: Located | null,
 ): Workflow | null {
+  raw = withoutExtensions(raw);
   // Count tasks before anything else so an oversized file fails fast and clearly.
   const rawTasks = (raw as { tasks?: unknown }).tasks;
   if (Array.isArray(rawTasks) && rawTasks.length > MAX_TASKS) {
@@ -221,19 +352,24 @@ function checkAndBuild(
 
   // Where ${VAR} put which values: the secret set needs them (see secrets.ts).
   const substituted = new Map<string, string[]>();
+  const variables: VariableUses = new Map();
   let data: Record<string, unknown>;
   try {
-    data = expandTree(raw, opts.env, (path, values) => substituted.set(pathKey(path), values), MAX_NESTING) as Record<string, unknown>;
+    const onString = (path: Path, e: Expansion) => {
+      if (e.substituted.length) substituted.set(pathKey(path), e.substituted);
+      if (e.unset.length || e.required.length) noteVariables(variables, path, e);
+    };
+    data = expandTree(raw, opts.env, onString, MAX_NESTING) as Record<string, unknown>;
   } catch (err) {
     // Only aliases get here (the text itself was checked): a deep or circular structure.
     if (!(err instanceof TooDeepError) || !at) return null;
     const path = err.path.slice(0, 8);
     const shown = err.path.length > path.length ? `${formatPath(path)}…` : formatPath(path);
-    throw new ValidationError([renderProblem(`${at.where(locate(at.doc, path))}: ${shown}: nesting deeper than ${MAX_NESTING} levels of lists and mappings (through an alias)`, [])]);
+    throw new ValidationError([renderProblem(`${at.where(locate(at, path))}: ${shown}: nesting deeper than ${MAX_NESTING} levels of lists and mappings (through an alias)`, [])]);
   }
   const { secrets, inMessages } = workflowSecrets(data, substituted);
 
-  const problems: Problem[] = [];
+  const problems: Problem[] = variableProblems(variables);
   const top = workflowSchema.safeParse(data);
   if (!top.success) problems.push(...fromZod(top.error, []));
 
@@ -250,6 +386,7 @@ function checkAndBuild(
         const schema = taskConfigSchemas[type as TaskType];
         const c = schema.safeParse(config);
         if (!c.success) problems.push(...fromZod(c.error, [...at, "config"], Object.keys(schema.shape)));
+        else if (type === "shell") problems.push(...commandProblems(c.data as ShellConfigInput, [...at, "config"], opts, commands));
       }
       if (parsed.success) tasks.push({ raw: parsed.data, index: i });
     });
@@ -262,16 +399,20 @@ function checkAndBuild(
   const named = nodes.map((n, i) => n ?? { name: `\u0000${i}`, dependsOn: [] });
   for (const p of checkDag(named, { unknownDependencies: complete, quote: quoted, bare })) problems.push({ path: ["tasks", ...p.path], message: p.message });
 
+  let lines: string[] = [];
   if (problems.length) {
     if (!at) return null;
-    const located = problems.map((p) => {
-      const offset = locate(at.doc, p.path, p.atKey);
+    const shown = withoutEchoes(problems);
+    const located = shown.map((p) => {
+      const offset = locate(at, p.path, p.atKey);
       // Same place in the shape of the file (list indexes aside), same message (values aside).
-      const group = `${p.path.map((k) => (typeof k === "number" ? "[]" : k)).join("\u0000")}\u0001${problemTemplate(p.message)}`;
-      return { offset, group, text: `${at.where(offset)}: ${formatPath(p.path)}: ${p.message}` };
+      const group = `${p.warning ? "w" : "e"}${p.path.map((k) => (typeof k === "number" ? "[]" : k)).join("\u0000")}\u0001${problemTemplate(p.message)}`;
+      return { offset, group, text: `${at.where(offset)}: ${p.warning ? "warning: " : ""}${formatPath(p.path)}: ${p.message}` };
     });
     // Masked when made, so every consumer (CLI, daemon log, daemon status) gets masked text.
-    throw new ValidationError(collapse(located).map((l) => renderProblem(l, inMessages)));
+    // Warnings go with errors, in file order: one pass shows everything.
+    lines = collapse(located).map((l) => renderProblem(l, inMessages));
+    if (shown.some((p) => !p.warning)) throw new ValidationError(lines);
   }
 
   const wf = top.data!;
@@ -287,6 +428,7 @@ function checkAndBuild(
     maxParallel: wf.config?.max_parallel ?? 4,
     file: resolve(file),
     secrets,
+    warnings: lines,
     tasks: tasks.map(({ raw: t }): Task => {
       const base = {
         name: t.name,
@@ -331,6 +473,24 @@ function checkAndBuild(
       }
     }),
   };
+}
+
+type ShellConfigInput = { command: string; args?: string[]; workdir?: string; env?: Record<string, string> };
+
+/** A command line in `command` is an error; a program not on this machine, a warning. */
+function commandProblems(c: ShellConfigInput, at: Path, opts: LoadOptions, commands: CommandChecker): Problem[] {
+  const p = commands.check(c.command, c.args ?? [], c.env?.PATH ?? opts.env.PATH, c.workdir);
+  return p ? [{ path: [...at, "command"], message: p.message, warning: p.level === "warning" }] : [];
+}
+
+/**
+ * A value that a required variable (`${NAME:?...}`) left empty breaks other rules too ("not a
+ * valid URL"): the variable's error says it all, so those are dropped.
+ */
+function withoutEchoes(problems: Problem[]): Problem[] {
+  const missing = new Set(problems.flatMap((p) => p.echoes ?? []).map(pathKey));
+  if (!missing.size) return problems;
+  return problems.filter((p) => p.warning || p.echoes || !missing.has(pathKey(p.path)));
 }
 
 function graphNode(t: unknown): { name: string; dependsOn: string[] } | null {
@@ -380,23 +540,58 @@ function knownKeys(path: Path): string[] {
   return [];
 }
 
-/** Offset of the deepest node on `path` that exists in the document. */
-function locate(doc: Document, path: Path, atKey = false): number {
+/**
+ * Offset of the deepest node on `path` that exists in the document. Aliases are followed, and
+ * a key a mapping got from a merge key (`<<: *defaults`) is found where it is written: in the
+ * anchored mapping, which is what to edit.
+ */
+function locate(at: Located, path: Path, atKey = false): number {
   for (let n = path.length; n >= 0; n--) {
-    const sub = path.slice(0, n);
     if (atKey && n === path.length && n > 0) {
-      const parent = doc.getIn(sub.slice(0, -1), true);
-      if (isMap(parent)) {
-        const pair = parent.items.find((p) => isScalar(p.key) && String(p.key.value) === String(sub[n - 1]));
-        const range = (pair?.key as YamlNode | undefined)?.range;
-        if (range) return range[0];
-      }
+      const range = (pairAt(at, path)?.key as YamlNode | undefined)?.range;
+      if (range) return range[0];
       continue;
     }
-    const node = (n === 0 ? doc.contents : doc.getIn(sub, true)) as YamlNode | undefined | null;
-    if (node && typeof node === "object" && node.range) return node.range[0];
+    const node = n === 0 ? at.doc.contents : pairAt(at, path.slice(0, n))?.value;
+    if (node && typeof node === "object" && (node as YamlNode).range) return (node as YamlNode).range![0];
   }
   return 0;
+}
+
+/** The pair (or list item, as a pair without key) at `path`, through aliases and merge keys. */
+function pairAt(at: Located, path: Path): { key?: unknown; value: unknown } | undefined {
+  let node: unknown = at.doc.contents;
+  let pair: { key?: unknown; value: unknown } | undefined;
+  for (const k of path) {
+    node = deref(at, node);
+    if (isMap(node)) pair = findPair(at, node.items, String(k), 0);
+    else if (isSeq(node) && typeof k === "number") pair = k < node.items.length ? { value: node.items[k] } : undefined;
+    else pair = undefined;
+    if (!pair) return undefined;
+    node = pair.value;
+  }
+  return pair;
+}
+
+const isMergeKey = (key: unknown) => isScalar(key) && (key.value === "<<" || (typeof key.value === "symbol" && key.value.description === "<<"));
+
+/** A mapping's own pair for `key`, else the first from its merge keys (as `yaml` merges them). */
+function findPair(at: Located, items: Pair[], key: string, depth: number): Pair | undefined {
+  const own = items.find((p) => isScalar(p.key) && String(p.key.value) === key);
+  if (own || depth > MAX_NESTING) return own;
+  for (const p of items) {
+    if (!isMergeKey(p.key)) continue;
+    const from = deref(at, p.value);
+    for (const source of isSeq(from) ? from.items.map((i) => deref(at, i)) : [from]) {
+      const found = isMap(source) ? findPair(at, source.items as Pair[], key, depth + 1) : undefined;
+      if (found) return found;
+    }
+  }
+  return undefined;
+}
+
+function deref(at: Located, node: unknown): unknown {
+  return isAlias(node) ? at.aliases.get(node) : node;
 }
 
 /** `tasks[0].config.env.NAME`; keys are the file's own text, so they are marked as values. */

@@ -1,9 +1,9 @@
 // The zod schema mirrors the workflow YAML exactly (spec: "Workflow YAML Schema" and
 // "Task Configuration Schemas"); unknown keys are rejected. build() in load.ts applies defaults.
 
-import { Cron } from "croner";
 import { z } from "zod";
-import { bare, quoted } from "./message.ts";
+import { cronProblem } from "./cron.ts";
+import { quoted } from "./message.ts";
 import { HTTP_METHODS, NAME_PATTERN, TASK_TYPES, type TaskType } from "./types.ts";
 
 function describe(v: unknown): string {
@@ -166,46 +166,6 @@ export const taskSchema = z.strictObject({
   timeout: int(0, 86400).optional(),
   continue_on_failure: z.boolean({ error: typeError("true or false") }).optional(),
 }, mapping);
-
-/**
- * Six fields, `sec min hour day month dayofweek`, checked by croner. Returns an error or null;
- * values in it are marked (message.ts): print it through renderProblem.
- */
-export function cronProblem(expr: string, timezone?: string): string | null {
-  const fields = expr.trim().split(/\s+/);
-  if (fields.length !== 6) {
-    return `must have 6 fields (sec min hour day month dayofweek), got ${fields.length}`;
-  }
-  // croner reports some values zero-based ("day: 31" for a 32): name the value as written.
-  for (let i = 0; i < 6; i++) {
-    const [name, min, max] = CRON_FIELDS[i]!;
-    for (const part of fields[i]!.split(",")) {
-      const [range, step] = part.split("/");
-      // "0/5" is croner's to explain; in "1-31/2" the range is checked like any other.
-      if (step !== undefined && !range!.includes("-")) continue;
-      for (const v of range!.split("-")) {
-        if (/^\d+$/.test(v) && (Number(v) < min || Number(v) > max)) return `${name} ${bare(v)} is out of range (${min}-${max})`;
-      }
-    }
-  }
-  try {
-    new Cron(expr, { paused: true, timezone }).stop();
-    return null;
-  } catch (err) {
-    // croner quotes parts of the expression: it is a workflow value.
-    return `invalid cron expression: ${bare((err as Error).message.replace(/^CronPattern: /, ""))}`;
-  }
-}
-
-/** Field names and ranges of the 6-field expression (day of week 7 is Sunday too, as in cron). */
-const CRON_FIELDS: [string, number, number][] = [
-  ["second", 0, 59],
-  ["minute", 0, 59],
-  ["hour", 0, 23],
-  ["day of month", 1, 31],
-  ["month", 1, 12],
-  ["day of week", 0, 7],
-];
 
 export function timezoneProblem(tz: string): string | null {
   try {

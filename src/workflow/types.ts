@@ -66,6 +66,11 @@ export interface Workflow {
   file: string;
   /** Every secret value of the workflow, longest first (the list each task's `secrets` holds). */
   secrets?: readonly string[];
+  /**
+   * What the loader found that does not stop a run (an unset variable, a program not on this
+   * machine): `FILE:LINE:COL: warning: path: message` lines, masked, in file order.
+   */
+  warnings?: readonly string[];
 }
 
 export const NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
