@@ -210,3 +210,47 @@ export async function startDaemon(sb: Sandbox, args: string[], env: Record<strin
   if (!started) throw new Error(`daemon did not start:\n${text}`);
   return d;
 }
+
+// Copied verbatim from the reference's "Query Examples" (api-reference.md).
+/** The reference's example queries, used verbatim against our databases. */
+export const SPEC_QUERIES = {
+  recent: `SELECT
+  workflow_name,
+  started_at,
+  status,
+  duration_seconds,
+  successful_tasks || '/' || total_tasks as tasks
+FROM workflow_executions
+ORDER BY started_at DESC
+LIMIT 10;`,
+  failed24h: `SELECT
+  we.workflow_name,
+  te.task_name,
+  te.started_at,
+  te.error_message
+FROM task_executions te
+JOIN workflow_executions we ON te.workflow_execution_id = we.id
+WHERE te.status = 'failed'
+  AND te.started_at > datetime('now', '-1 day')
+ORDER BY te.started_at DESC;`,
+  successRate: `SELECT
+  workflow_name,
+  COUNT(*) as total,
+  SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END) as success,
+  ROUND(100.0 * SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END) / COUNT(*), 2) as success_rate
+FROM workflow_executions
+WHERE started_at > datetime('now', '-30 days')
+GROUP BY workflow_name
+ORDER BY success_rate DESC;`,
+  taskDuration: `SELECT
+  task_name,
+  COUNT(*) as executions,
+  ROUND(AVG(duration_seconds), 2) as avg_duration,
+  ROUND(MIN(duration_seconds), 2) as min_duration,
+  ROUND(MAX(duration_seconds), 2) as max_duration
+FROM task_executions
+WHERE finished_at IS NOT NULL
+  AND started_at > datetime('now', '-30 days')
+GROUP BY task_name
+ORDER BY avg_duration DESC;`,
+};

@@ -4,6 +4,7 @@
 import type { Workflow } from "../workflow/types.ts";
 import { databaseError, type Database } from "./db.ts";
 import type { Owner } from "./recorder.ts";
+import { isoTime, sqlTime, sqlTimeOf } from "./time.ts";
 
 /** One loaded workflow as the daemon reports it. */
 export interface DaemonWorkflowState {
@@ -19,17 +20,47 @@ export interface DaemonWorkflowState {
   error: string | null;
 }
 
+/** A workflow file that failed the daemon's last load (start or reload). */
+export interface DaemonInvalidFile {
+  file: string;
+  /** One line per problem (FILE:LINE:COL: ...), values masked as `validate` masks them. */
+  problems: string[];
+  /** The workflow whose last good version of this file stays scheduled; null: not loaded at all. */
+  workflow: string | null;
+}
+
 export interface DaemonState {
   pidFile: string;
   pid: number;
   identity: string;
+  /** ISO 8601 here; the row stores it as every stored time is (store/time.ts). */
   startedAt: string;
+  /** When the daemon wrote the row: at its last change of state (the column's name is older). */
   heartbeatAt: string;
   rssBytes: number | null;
   version: string;
   /** Where /metrics is served, or null when metrics are off. */
   metricsUrl: string | null;
   workflows: DaemonWorkflowState[];
+  invalidFiles?: DaemonInvalidFile[];
+}
+
+/**
+ * The `workflows` column holds {"workflows": [...], "invalidFiles": [...]}; a daemon from
+ * before invalid files were reported wrote the workflows array alone.
+ */
+function encodeWorkflows(s: DaemonState): string {
+  return JSON.stringify({ workflows: s.workflows, invalidFiles: s.invalidFiles ?? [] });
+}
+
+export function decodeWorkflows(text: string): Pick<DaemonState, "workflows" | "invalidFiles"> {
+  try {
+    const v = JSON.parse(text);
+    if (Array.isArray(v)) return { workflows: v, invalidFiles: [] };
+    return { workflows: Array.isArray(v?.workflows) ? v.workflows : [], invalidFiles: Array.isArray(v?.invalidFiles) ? v.invalidFiles : [] };
+  } catch {
+    return { workflows: [], invalidFiles: [] };
+  }
 }
 
 interface Row {
@@ -52,7 +83,7 @@ export function writeDaemonState(db: Database, path: string, s: DaemonState): vo
        VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
        ON CONFLICT(pid_file) DO UPDATE SET pid = ?2, identity = ?3, started_at = ?4, heartbeat_at = ?5,
          rss_bytes = ?6, version = ?7, metrics_url = ?8, workflows = ?9`,
-    ).run(s.pidFile, s.pid, s.identity, s.startedAt, s.heartbeatAt, s.rssBytes, s.version, s.metricsUrl, JSON.stringify(s.workflows));
+    ).run(s.pidFile, s.pid, s.identity, sqlTimeOf(s.startedAt), sqlTimeOf(s.heartbeatAt), s.rssBytes, s.version, s.metricsUrl, encodeWorkflows(s));
   } catch (err) {
     throw databaseError(path, err);
   }
@@ -78,20 +109,16 @@ export function readDaemonState(db: Database, path: string, pidFile: string): Da
     throw databaseError(path, err);
   }
   if (!row) return null;
-  let workflows: DaemonWorkflowState[] = [];
-  try {
-    workflows = JSON.parse(row.workflows);
-  } catch {}
   return {
     pidFile: row.pid_file,
     pid: row.pid,
     identity: row.identity,
-    startedAt: row.started_at,
-    heartbeatAt: row.heartbeat_at,
+    startedAt: isoTime(row.started_at),
+    heartbeatAt: isoTime(row.heartbeat_at),
     rssBytes: row.rss_bytes,
     version: row.version ?? "",
     metricsUrl: row.metrics_url,
-    workflows,
+    ...decodeWorkflows(row.workflows),
   };
 }
 
@@ -102,7 +129,7 @@ export function readDaemonState(db: Database, path: string, pidFile: string): Da
  */
 export function recordSkippedRun(db: Database, path: string, wf: Workflow, owner: Owner, reason: string): string {
   const id = crypto.randomUUID();
-  const ts = new Date().toISOString();
+  const ts = sqlTime(new Date());
   try {
     db.query(
       `INSERT INTO workflow_executions (id, workflow_name, started_at, finished_at, status, duration_seconds, total_tasks,

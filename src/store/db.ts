@@ -19,20 +19,54 @@ import {
   type Stats,
 } from "node:fs";
 import { dirname, resolve } from "node:path";
-import { DatabaseError } from "../errors.ts";
+import { DatabaseError, NothingRecordedError, systemErrorText } from "../errors.ts";
 import { describeUser } from "../sys/proc.ts";
 
 export type { Database };
 
 /** Schema version this binary writes. A newer database is refused. */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /** Milliseconds a connection waits for another writer before reporting "database is locked". */
 export const BUSY_TIMEOUT_MS = 10_000;
 
-// Tables and indexes from the spec's "Database Schema", column for column, plus columns and
-// tables of our own (owner, trigger, skipped tasks, live output chunks, known workflows).
-const MIGRATIONS: string[] = [
+/** Every column that holds a time, per table (store/time.ts gives their one form). */
+const TIME_COLUMNS: Record<string, string[]> = {
+  workflow_executions: ["started_at", "finished_at", "created_at"],
+  task_executions: ["started_at", "finished_at", "created_at"],
+  workflows: ["first_seen_at", "last_seen_at"],
+  daemon_state: ["started_at", "heartbeat_at"],
+};
+
+/**
+ * Columns added after version 1, per table, with the value a reader of an older database sees
+ * in them (the column's default).
+ */
+const ADDED_COLUMNS: Record<string, Record<string, string>> = {
+  task_executions: { retry_at: "NULL", tolerated: "0" },
+};
+
+/** SQL for a time column `c` in the stored form: the `T` of an older row becomes a space. */
+const spacedTime = (c: string) => `CASE WHEN substr(${c}, 11, 1) = 'T' THEN substr(${c}, 1, 10) || ' ' || substr(${c}, 12) ELSE ${c} END`;
+
+/** Version 2: rewrite the `T` of every stored time (see TIME_COLUMNS). */
+function spaceAllTimes(): string {
+  return Object.entries(TIME_COLUMNS)
+    .map(([table, cols]) => {
+      const set = cols.map((c) => `${c} = ${spacedTime(c)}`).join(", ");
+      const where = cols.map((c) => `substr(${c}, 11, 1) = 'T'`).join(" OR ");
+      return `UPDATE ${table} SET ${set} WHERE ${where};`;
+    })
+    .join("\n");
+}
+
+// Version 1: tables and indexes from the spec's "Database Schema", column for column, plus
+// columns and tables of our own (owner, trigger, skipped tasks, live output chunks, known
+// workflows). Version 2: times stored as "2026-11-26 08:17:42.123Z", so the spec's example
+// queries (`started_at > datetime('now', '-1 day')`) compare them correctly; retry_at, when
+// an attempt waiting in backoff is tried again; tolerated, a failure continue_on_failure let pass.
+// Append only: the tests build a version-1 database from MIGRATIONS[0].
+export const MIGRATIONS: readonly string[] = [
   `
   CREATE TABLE workflow_executions (
       id TEXT PRIMARY KEY,
@@ -122,6 +156,12 @@ const MIGRATIONS: string[] = [
   -- The read side's "latest run of a workflow" and per-workflow history, without a sort.
   CREATE INDEX idx_workflow_started ON workflow_executions(workflow_name, started_at);
   `,
+  `
+  ${spaceAllTimes()}
+  ALTER TABLE task_executions ADD COLUMN retry_at TEXT;
+  -- 1 on the last attempt of a task whose failure continue_on_failure tolerated.
+  ALTER TABLE task_executions ADD COLUMN tolerated INTEGER NOT NULL DEFAULT 0;
+  `,
 ];
 
 const PICOFLOW_TABLES = ["workflow_executions", "task_executions"];
@@ -173,11 +213,11 @@ function readableFile(path: string, abs: string): string {
     real = realpathSync(abs);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
-    if (code !== "ENOENT") throw new DatabaseError(`${path}: cannot open database: ${code ?? (err as Error).message}`);
+    if (code !== "ENOENT") throw new DatabaseError(`${path}: cannot open database: ${systemErrorText(err)}`);
     if (lstatOrNull(path, abs)?.isSymbolicLink()) {
       throw new DatabaseError(`${path}: is a symbolic link to ${readlinkSync(abs)}, which does not exist`);
     }
-    throw new DatabaseError(`${path}: no database here yet (nothing has run with this --db-path)`);
+    throw new NothingRecordedError(`${path}: no database here yet`);
   }
   const st = statSync(real);
   if (st.isDirectory()) throw new DatabaseError(`${path}: is a directory, not a database file`);
@@ -286,7 +326,7 @@ function privateIfEmpty(path: string, file: string): void {
       closeSync(fd);
     }
   } catch (err) {
-    throw new DatabaseError(`${path}: cannot open database: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new DatabaseError(`${path}: cannot open database: ${systemErrorText(err)}`);
   }
 }
 
@@ -296,7 +336,7 @@ function lstatOrNull(path: string, abs: string): Stats | null {
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return null;
-    throw new DatabaseError(`${path}: cannot open database: ${code ?? (err as Error).message}`);
+    throw new DatabaseError(`${path}: cannot open database: ${systemErrorText(err)}`);
   }
 }
 
@@ -313,7 +353,10 @@ function createFile(path: string, abs: string): boolean {
     if (code === "EACCES" || code === "EPERM" || code === "EROFS") {
       throw new DatabaseError(`${path}: cannot create database: directory ${dirname(abs)} is not writable`);
     }
-    throw new DatabaseError(`${path}: cannot create database: ${code ?? (err as Error).message}`);
+    // The directory was there a moment ago (prepareFile): gone since, or one where files
+    // cannot be made at all (/proc answers ENOENT).
+    if (code === "ENOENT") throw new DatabaseError(`${path}: cannot create database: directory ${dirname(abs)} does not exist or is not writable`);
+    throw new DatabaseError(`${path}: cannot create database: ${systemErrorText(err)}`);
   }
 }
 
@@ -350,7 +393,7 @@ function checkSymlink(path: string, abs: string, link: Stats): string {
     if (err instanceof DatabaseError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT") throw refuse("which does not exist; PicoFlow does not create a database through a link (create the file, or use the real path)");
-    throw refuse(`which cannot be read: ${code ?? (err as Error).message}`);
+    throw refuse(`which cannot be read: ${systemErrorText(err)}`);
   }
   if (!target.isFile()) throw refuse("which is not a regular file");
   if (target.uid !== me) throw refuse(`which is owned by ${describeUser(target.uid)}, not by you`);
@@ -412,21 +455,45 @@ function checkReadable(db: Database, path: string): void {
   // One read transaction: a writer migrating meanwhile is seen wholly before or wholly after.
   db.run("BEGIN");
   try {
-    checkSchema(db, path);
+    const version = checkSchema(db, path);
+    if (version < SCHEMA_VERSION) olderSchemaViews(db);
   } finally {
     db.run("COMMIT");
   }
 }
 
-function checkSchema(db: Database, path: string): void {
+/**
+ * A reader cannot migrate a database no writer of this version has opened yet. Instead, for
+ * this connection only, temporary views named like the tables (they come first in name
+ * lookup) show it as the current schema would: times in the stored form, and columns added
+ * since with their defaults. Only the connection's TEMP schema is written; the file is not touched.
+ */
+function olderSchemaViews(db: Database): void {
+  for (const [table, times] of Object.entries(TIME_COLUMNS)) {
+    const cols = (db.query(`PRAGMA main.table_info(${table})`).all() as { name: string }[]).map((c) => c.name);
+    if (!cols.length) continue;
+    const select = [
+      "rowid AS rowid",
+      ...cols.map((c) => (times.includes(c) ? `${spacedTime(`"${c}"`)} AS "${c}"` : `"${c}"`)),
+      ...Object.entries(ADDED_COLUMNS[table] ?? {})
+        .filter(([c]) => !cols.includes(c))
+        .map(([c, value]) => `${value} AS "${c}"`),
+    ];
+    db.run(`CREATE TEMP VIEW IF NOT EXISTS ${table} AS SELECT ${select.join(", ")} FROM main.${table}`);
+  }
+}
+
+/** Refuses what this binary cannot read; returns the schema version. */
+function checkSchema(db: Database, path: string): number {
   const version = userVersion(db);
   if (version > SCHEMA_VERSION) {
     throw new DatabaseError(`${path}: database schema version ${version} is newer than this picoflow understands (${SCHEMA_VERSION}); upgrade picoflow`);
   }
   const names = (db.query("SELECT name FROM sqlite_master WHERE type = 'table'").all() as { name: string }[]).map((r) => r.name);
   // No tables at all: a file a writer has just created and not yet migrated (or never will).
-  if (version === 0 && names.length === 0) throw new DatabaseError(`${path}: the database is empty (nothing has been recorded yet)`);
+  if (version === 0 && names.length === 0) throw new NothingRecordedError(`${path}: the database is empty (nothing has been recorded yet)`);
   if (version === 0 || !PICOFLOW_TABLES.every((t) => names.includes(t))) {
     throw new DatabaseError(`${path}: not a PicoFlow database (no PicoFlow tables in it)`);
   }
+  return version;
 }

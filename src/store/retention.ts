@@ -6,6 +6,7 @@
 
 import { statSync } from "node:fs";
 import { databaseError, type Database } from "./db.ts";
+import { sqlTimeAgo } from "./time.ts";
 
 export interface RetentionPolicy {
   /** Delete executions that started more than this many days ago; 0 = no age limit. */
@@ -64,7 +65,7 @@ export function applyRetention(db: Database, path: string, policy: RetentionPoli
     let deletedByAge = 0;
     let deletedBySize = 0;
     if (policy.retentionDays > 0) {
-      const cutoff = new Date(now.getTime() - policy.retentionDays * 86_400_000).toISOString();
+      const cutoff = sqlTimeAgo(policy.retentionDays * 86_400_000, now.getTime());
       for (let n; (n = deleteBatch(db, `${FINISHED} AND started_at < ?`, [cutoff])) > 0; ) deletedByAge += n;
     }
     if (policy.maxSizeMb > 0) {
