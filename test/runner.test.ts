@@ -8,12 +8,12 @@ import { backoffSeconds, runWorkflow, type ExecutorRegistry, type RunOptions } f
 import { shellExecutor } from "../src/executors/shell.ts";
 import type { ExecContext, ExecResult, Executor, StopReason } from "../src/executors/types.ts";
 import { silentLogger } from "../src/log.ts";
-import type { RunFinish, RunRecorder } from "../src/store/types.ts";
+import type { AttemptEnd, RunFinish, RunRecorder } from "../src/store/types.ts";
 import type { Task, Workflow } from "../src/workflow/types.ts";
 
 /** Keeps what the runner records, in memory. */
 class MemoryRecorder implements RunRecorder {
-  attempts: { id: string; task: string; attempt: number; result?: ExecResult; pid?: number; output: string }[] = [];
+  attempts: { id: string; task: string; attempt: number; result?: ExecResult; pid?: number; output: string; end?: AttemptEnd }[] = [];
   finish?: RunFinish;
   startRun() {
     return "run-1";
@@ -29,8 +29,10 @@ class MemoryRecorder implements RunRecorder {
   appendOutput(id: string, _stream: string, text: string) {
     this.attempts.find((a) => a.id === id)!.output += text;
   }
-  finishAttempt(id: string, result: ExecResult) {
-    this.attempts.find((a) => a.id === id)!.result = result;
+  finishAttempt(id: string, result: ExecResult, _seconds: number, end?: AttemptEnd) {
+    const a = this.attempts.find((x) => x.id === id)!;
+    a.result = result;
+    a.end = end;
   }
   finishRun(_run: string, f: RunFinish) {
     this.finish = f;
@@ -158,6 +160,7 @@ describe("failures", () => {
     expect(s.status).toBe("failed");
     expect(r.recorder.finish).toEqual({
       status: "failed",
+      durationSeconds: s.durationSeconds,
       successfulTasks: 1,
       failedTasks: 1,
       error: undefined,
@@ -182,6 +185,50 @@ describe("failures", () => {
       [2, "failed"],
       [3, "success"],
     ]);
+  });
+
+  test("an attempt followed by another is recorded with the time it starts; the last one without", async () => {
+    const r = setup(workflow([task("flaky", [], { retry: 1 }), task("opt", [], { continueOnFailure: true })]), { backoff: { multiplier: 2, maxSeconds: 0.05 } });
+    await r.settle();
+    const before = Date.now();
+    r.exec.finish("flaky", "failed");
+    r.exec.finish("opt", "failed");
+    await r.nextStart();
+    r.exec.finish("flaky", "failed");
+    await r.done;
+    const ends = r.recorder.attempts.map((a) => [a.task, a.attempt, a.end?.retryAt !== undefined, a.end?.tolerated]);
+    expect(ends).toEqual([
+      ["flaky", 1, true, false],
+      ["opt", 1, false, true],
+      ["flaky", 2, false, false],
+    ]);
+    // The backoff (2^0 = 1 s, capped at 50 ms) from when the attempt ended.
+    const at = r.recorder.attempts[0]!.end!.retryAt!.getTime();
+    expect(at - before).toBeGreaterThanOrEqual(50);
+  });
+
+  test("a command that cannot start is not retried: one attempt, and the note says why", async () => {
+    const recorder = new MemoryRecorder();
+    let calls = 0;
+    const cannotStart: Executor<unknown> = {
+      run: async () => {
+        calls++;
+        return { status: "failed", exitCode: 127, stdout: "", stderr: "", error: "command not found: x", permanent: true };
+      },
+    };
+    const s = await runWorkflow(workflow([task("x", [], { retry: 3 })]), {
+      executors: { shell: async () => cannotStart, ssh: async () => cannotStart, http: async () => cannotStart },
+      recorder,
+      log: silentLogger,
+      env: {},
+      maxParallel: 1,
+      backoff: { multiplier: 2, maxSeconds: 0 },
+      killGraceMs: 100,
+      outputLimit: 1024,
+    });
+    expect(calls).toBe(1);
+    expect(s.tasks[0]).toMatchObject({ status: "failed", attempts: 1, error: "command not found: x (not retried: retrying cannot help)" });
+    expect(recorder.attempts[0]!.end?.retryAt).toBeUndefined();
   });
 
   test("continue_on_failure: dependants run, failure counted, run succeeds", async () => {

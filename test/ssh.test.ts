@@ -122,7 +122,7 @@ describe("ssh: commands", () => {
     // `trap '' TERM` in the child: SIGTERM is ignored, so only the SIGKILL after the grace ends it.
     const cmd = `echo $$$$ > ${shellPid}; (trap '' TERM; exec sleep 300) & echo $$! > ${childPid}; echo started; wait`;
     const r = await cli(sb, ["run", sshWorkflow({ command: cmd, timeout: 2 })]);
-    expect(r.code).toBe(3);
+    expect(r.code).toBe(8);
     const a = lastAttempt();
     expect(a.status).toBe("timeout");
     expect(a.exit_code).toBe(124);
@@ -265,7 +265,7 @@ describe("ssh: keys", () => {
   test("wrong user: authentication failure, exit code 255", async () => {
     knownHosts(...allHostKeys());
     const r = await cli(sb, ["run", sshWorkflow({ command: "true", user: "nosuchuser" })]);
-    expect(r.code).toBe(3);
+    expect(r.code).toBe(7);
     const a = lastAttempt();
     expect(a.status).toBe("failed");
     expect(a.exit_code).toBe(255);
@@ -278,7 +278,7 @@ describe("ssh: host keys", () => {
     knownHosts("# nothing here yet");
     const marker = join(sshd.dir, "unknown-ran");
     const r = await cli(sb, ["run", sshWorkflow({ command: `touch ${marker}` })]);
-    expect(r.code).toBe(3);
+    expect(r.code).toBe(7);
     const a = lastAttempt();
     expect(a.exit_code).toBe(255);
     expect(a.error_message).toContain(`127.0.0.1:${sshd.port} is not in ~/.ssh/known_hosts`);
@@ -292,7 +292,7 @@ describe("ssh: host keys", () => {
     const file = knownHostsFile();
     if (existsSync(file)) rmSync(file);
     const r = await cli(sb, ["run", sshWorkflow({ command: "true" })]);
-    expect(r.code).toBe(3);
+    expect(r.code).toBe(7);
     expect(lastAttempt().error_message).toContain("is not in ~/.ssh/known_hosts");
   });
 
@@ -302,7 +302,7 @@ describe("ssh: host keys", () => {
     knownHosts(`[127.0.0.1]:${sshd.port} ${type} ${blob}`);
     const marker = join(sshd.dir, "mismatch-ran");
     const r = await cli(sb, ["run", sshWorkflow({ command: `touch ${marker}` })]);
-    expect(r.code).toBe(3);
+    expect(r.code).toBe(7);
     const a = lastAttempt();
     expect(a.exit_code).toBe(255);
     expect(a.error_message).toContain(`does not match ${knownHostsFile()}:1`);
@@ -314,7 +314,7 @@ describe("ssh: host keys", () => {
   test("a key for the host on another port does not count", async () => {
     knownHosts(allHostKeys()[0]!.replace(`[127.0.0.1]:${sshd.port}`, "127.0.0.1"));
     const r = await cli(sb, ["run", sshWorkflow({ command: "true" })]);
-    expect(r.code).toBe(3);
+    expect(r.code).toBe(7);
     expect(lastAttempt().error_message).toContain("is not in ~/.ssh/known_hosts");
   });
 
@@ -337,7 +337,7 @@ describe("ssh: host keys", () => {
     expect(r.code).toBe(0);
     knownHosts(`[127.0.0.*]:${sshd.port},![127.0.0.1]:${sshd.port} ${type} ${blob}`);
     r = await cli(sb, ["run", sshWorkflow({ command: "true" })]);
-    expect(r.code).toBe(3);
+    expect(r.code).toBe(7);
     expect(lastAttempt().error_message).toContain("is not in ~/.ssh/known_hosts");
   });
 
@@ -345,7 +345,7 @@ describe("ssh: host keys", () => {
     const [, type, blob] = sshd.knownHosts.ed25519.split(" ");
     knownHosts(sshd.knownHosts.ed25519, `@revoked * ${type} ${blob}`);
     const r = await cli(sb, ["run", sshWorkflow({ command: "true" })]);
-    expect(r.code).toBe(3);
+    expect(r.code).toBe(7);
     expect(lastAttempt().error_message).toContain("is marked @revoked");
   });
 });
@@ -355,7 +355,7 @@ describe("ssh: connection failures", () => {
     knownHosts(...allHostKeys());
     const port = await freePort();
     const r = await cli(sb, ["run", sshWorkflow({ command: "true", port })]);
-    expect(r.code).toBe(3);
+    expect(r.code).toBe(7);
     const a = lastAttempt();
     expect(a.status).toBe("failed");
     expect(a.exit_code).toBe(255);
@@ -373,7 +373,7 @@ describe("ssh: connection failures", () => {
     const port = (silent.address() as { port: number }).port;
     try {
       const r = await cli(sb, ["run", sshWorkflow({ command: "true", port, connectTimeout: 1, timeout: 60 })]);
-      expect(r.code).toBe(3);
+      expect(r.code).toBe(7);
       const a = lastAttempt();
       expect(a.status).toBe("failed");
       expect(a.exit_code).toBe(255);
@@ -396,7 +396,7 @@ describe("ssh: connection failures", () => {
     const port = (silent.address() as { port: number }).port;
     try {
       const r = await cli(sb, ["run", sshWorkflow({ command: "true", port, connectTimeout: 30, timeout: 1 })]);
-      expect(r.code).toBe(3);
+      expect(r.code).toBe(8);
       const a = lastAttempt();
       expect(a.status).toBe("timeout");
       expect(a.exit_code).toBe(124);

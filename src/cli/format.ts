@@ -1,5 +1,8 @@
 // Terminal output helpers: aligned tables, durations, local times, optional colour.
 
+import { runCap } from "../engine/limiter.ts";
+import { parseTime } from "../store/time.ts";
+
 export interface Column {
   header: string;
   /** Right-align (numbers). */
@@ -38,13 +41,50 @@ export function formatDuration(seconds: number | null | undefined): string {
   return `${Math.floor(m / 60)}h${String(m % 60).padStart(2, "0")}m`;
 }
 
-/** ISO 8601 UTC from the database shown as local time, "2026-11-26 09:17:42". */
+/** A UTC time from the database (or ISO 8601) shown as local time, "2026-11-26 09:17:42". */
 export function localTime(iso: string | null | undefined): string {
   if (!iso) return "-";
-  const d = new Date(iso);
+  const d = new Date(parseTime(iso));
   if (Number.isNaN(d.getTime())) return iso;
   const p = (n: number) => String(n).padStart(2, "0");
   return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${p(d.getMinutes())}:${p(d.getSeconds())}`;
+}
+
+/** A UTC time inside a message ("... started 2026-11-26T08:17:42.123Z ..."), either stored form. */
+const TIME_IN_TEXT = /\b\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}(?:\.\d+)?Z\b/g;
+
+/** A message with the UTC times in it shown as local time, as the rest of a table is. */
+export function localTimesIn(text: string): string {
+  return text.replace(TIME_IN_TEXT, (t) => localTime(t));
+}
+
+/**
+ * Characters a table row may use: the terminal's width, or none (no cutting) when stdout is
+ * not a terminal (a pipe or file keeps every word; `--format json` too).
+ */
+export function outputWidth(tty: boolean): number {
+  if (!tty) return Infinity;
+  const cols = process.stdout.columns;
+  return cols && cols > 0 ? cols : 80;
+}
+
+/**
+ * One line when `[execution] max_parallel` (set, or its default) lowers a workflow's own
+ * max_parallel, for `run`'s header and `validate`; null when the workflow's own applies.
+ */
+export function capNote(workflowMax: number, configMax: number | null | undefined): string | null {
+  const cap = runCap(workflowMax, configMax);
+  if (cap >= workflowMax) return null;
+  const source = configMax === null || configMax === undefined ? `${cap} (the default; raise it in the config file)` : `${cap}`;
+  return `At most ${cap} tasks at once: the workflow's max_parallel is ${workflowMax}, [execution] max_parallel is ${source}`;
+}
+
+/** The effective max_parallel for `validate`: "8", or "4 (the workflow's 8, capped by ...)". */
+export function maxParallelText(workflowMax: number, configMax: number | null | undefined): string {
+  const cap = runCap(workflowMax, configMax);
+  if (cap >= workflowMax) return String(workflowMax);
+  const source = configMax === null || configMax === undefined ? `[execution] max_parallel, default ${cap}` : `[execution] max_parallel = ${cap}`;
+  return `${cap} (the workflow's ${workflowMax}, capped by ${source})`;
 }
 
 const COLOURS = { red: 31, green: 32, yellow: 33, dim: 2, bold: 1 } as const;
@@ -61,8 +101,8 @@ export function statusColour(status: string): Colour {
   return "red";
 }
 
-/** Seconds since `startedAt` (ISO 8601), for a run or attempt still going. */
+/** Seconds since `startedAt` (a stored time), for a run or attempt still going. */
 export function elapsed(startedAt: string): number | null {
-  const t = Date.parse(startedAt);
+  const t = parseTime(startedAt);
   return Number.isNaN(t) ? null : Math.max(0, (Date.now() - t) / 1000);
 }

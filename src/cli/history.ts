@@ -6,7 +6,7 @@ import type { ExecutionRow } from "../store/queries.ts";
 import { isProcessAlive } from "../sys/proc.ts";
 import { createContext, type GlobalOptions } from "./context.ts";
 import { elapsed, formatDuration, localTime, paint, statusColour, table } from "./format.ts";
-import { dateOption, formatOption, intOption, requireWorkflow, shortId, textOption, toJson, withHistory, workflowOption } from "./read.ts";
+import { answeredBeforeFirstRun, dateOption, formatOption, intOption, requireWorkflow, shortId, textOption, toJson, withHistory, workflowOption } from "./read.ts";
 
 /** Statuses a run can be recorded with ("skipped": a scheduled trigger that overlapped a running run). */
 export const RUN_STATUSES = ["success", "failed", "running", "pending", "skipped"] as const;
@@ -22,11 +22,11 @@ interface HistoryOptions extends GlobalOptions {
 export function registerHistory(cli: CAC): void {
   cli
     .command("history [workflow]", "Show past runs, newest first")
-    .option("--workflow <name>", "Only runs of this workflow")
+    .option("-w, --workflow <name>", "Only runs of this workflow")
     .option("--status <status>", `Only runs with this status: ${RUN_STATUSES.join(", ")}`)
-    .option("--limit <n>", "Show at most N runs; 0 shows all (default: 10)")
+    .option("-n, --limit <n>", "Show at most N runs; 0 shows all (default: 10)")
     .option("--since <date>", "Only runs started on or after this local date (YYYY-MM-DD)")
-    .option("--format <format>", "Output format: table, json (default: table)")
+    .option("-o, --format <format>", "Output format: table, json (default: table)")
     .example("picoflow history --workflow backup-workflow --limit 20")
     .example("picoflow history --status failed --since 2025-11-01")
     .example("picoflow history --format json > history.json")
@@ -43,6 +43,7 @@ function historyCommand(positional: unknown, opts: HistoryOptions): void {
   const since = dateOption(opts.since, "--since");
   const format = formatOption(opts.format);
   const ctx = createContext(opts);
+  if (answeredBeforeFirstRun(ctx, format, { workflow })) return;
 
   let gone = new Set<string>();
   const runs = withHistory(ctx, (h) => {

@@ -4,10 +4,14 @@ import type { RunEvents } from "../engine/events.ts";
 import type { RunSummary } from "../engine/runner.ts";
 import { formatDuration, paint, statusColour, table } from "./format.ts";
 
-export function attachProgress(events: RunEvents, out: (s: string) => void, colour: boolean): void {
+/** `capNote`: a line saying the config lowers the workflow's max_parallel (see capNote in format.ts). */
+export function attachProgress(events: RunEvents, out: (s: string) => void, colour: boolean, capNote?: string | null): void {
   const c = paint(colour);
   const clock = () => new Date().toTimeString().slice(0, 8);
-  events.on("run:start", (e) => out(`${c("bold", `Running ${e.workflow}`)} (${e.totalTasks} task${e.totalTasks === 1 ? "" : "s"}), execution ${e.runId}\n`));
+  events.on("run:start", (e) => {
+    out(`${c("bold", `Running ${e.workflow}`)} (${e.totalTasks} task${e.totalTasks === 1 ? "" : "s"}), execution ${e.runId}\n`);
+    if (capNote) out(`${c("dim", capNote)}\n`);
+  });
   events.on("task:start", (e) => {
     const of = e.maxAttempts > 1 ? ` (attempt ${e.attempt}/${e.maxAttempts})` : "";
     out(`${clock()} ${c("dim", "start")}    ${e.task}${of}\n`);
@@ -33,8 +37,10 @@ export function formatSummary(s: RunSummary, colour: boolean): string {
     `Workflow  ${s.workflow}: ${c(statusColour(s.status), s.status)} in ${formatDuration(s.durationSeconds)}` +
     ` (${ok}/${s.tasks.length} tasks succeeded${s.interrupted ? `, interrupted by ${s.interrupted}` : ""})\n\n`;
   const rows = s.tasks.map((t) => {
-    const note = t.reason ?? (t.status === "success" ? "" : `${t.error ?? ""}${t.tolerated ? " (continue_on_failure)" : ""}`);
-    return [t.name, c(statusColour(t.status), t.status), t.attempts, formatDuration(t.attempts ? t.durationSeconds : null), t.exitCode, note];
+    const note = t.reason ?? (t.status === "success" ? "" : (t.error ?? ""));
+    // As `status` shows it: the failure happened, and continue_on_failure let the run go on.
+    const status = t.tolerated ? c("yellow", `${t.status} (tolerated)`) : c(statusColour(t.status), t.status);
+    return [t.name, status, t.attempts, formatDuration(t.attempts ? t.durationSeconds : null), t.exitCode, note];
   });
   return head + table(["TASK", "STATUS", { header: "ATTEMPTS", right: true }, { header: "DURATION", right: true }, { header: "EXIT", right: true }, "NOTE"], rows);
 }

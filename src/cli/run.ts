@@ -2,8 +2,9 @@
 
 import type { CAC } from "cac";
 import { RunEvents } from "../engine/events.ts";
-import { OUTPUT_LIMIT, runWorkflow } from "../engine/runner.ts";
-import { ExecutionError, InterruptedError } from "../errors.ts";
+import { runCap } from "../engine/limiter.ts";
+import { OUTPUT_LIMIT, runWorkflow, type RunSummary, type TaskSummary } from "../engine/runner.ts";
+import { ExecutionError, InterruptedError, NetworkError, PicoflowError, TimeoutError } from "../errors.ts";
 import { executors } from "../executors/index.ts";
 import type { StopReason } from "../executors/types.ts";
 import { openDatabase } from "../store/db.ts";
@@ -12,7 +13,9 @@ import { isProcessAlive, selfIdentity } from "../sys/proc.ts";
 import { stopLeftovers } from "../sys/process.ts";
 import { onSignals, RUN_STOP_SIGNALS } from "../sys/signals.ts";
 import { loadWorkflow } from "../workflow/load.ts";
-import { createContext, loadOptions, type GlobalOptions } from "./context.ts";
+import type { Logger } from "../log.ts";
+import { createContext, loadOptions, type CliContext, type GlobalOptions } from "./context.ts";
+import { capNote } from "./format.ts";
 import { attachProgress, formatSummary } from "./progress.ts";
 import { metricsPortOption, serveRunMetrics } from "./run-metrics.ts";
 
@@ -34,6 +37,9 @@ async function runCommand(file: string, opts: RunOptions): Promise<void> {
   const { settings, log } = ctx;
   // Validate before touching the database: a bad file never leaves a half-written run.
   const wf = loadWorkflow(file, loadOptions(ctx));
+  // As `validate` shows them: FILE:LINE:COL: warning: ... (an unset ${VAR}, a program not
+  // found); `--log-level error` silences them.
+  if (log.enabled("warn")) for (const w of wf.warnings ?? []) process.stderr.write(`${w}\n`);
 
   const events = new RunEvents();
   // Metrics only when asked for with --metrics-port (see docs/inspecting.md); bound before the
@@ -60,7 +66,7 @@ async function runCommand(file: string, opts: RunOptions): Promise<void> {
       interrupt.abort({ kind: "interrupt", signal: sig } satisfies StopReason);
     });
 
-    attachProgress(events, ctx.out, ctx.tty);
+    attachProgress(events, ctx.out, ctx.tty, capNote(wf.maxParallel, settings.execution.maxParallel));
     let summary;
     try {
       summary = await runWorkflow(wf, {
@@ -68,9 +74,11 @@ async function runCommand(file: string, opts: RunOptions): Promise<void> {
         recorder,
         events,
         log,
+        eventLog: showsProgressOnScreen(ctx) ? belowInfo(log) : log,
         signal: interrupt.signal,
         env: ctx.env,
-        maxParallel: Math.min(wf.maxParallel, settings.execution.maxParallel ?? Infinity),
+        // One rule with the daemon: [execution] max_parallel (default 4) caps the process.
+        maxParallel: runCap(wf.maxParallel, settings.execution.maxParallel),
         backoff: { multiplier: settings.retry.backoffMultiplier, maxSeconds: settings.retry.maxBackoffSeconds },
         killGraceMs: settings.timeout.killGraceSeconds * 1000,
         outputLimit: OUTPUT_LIMIT,
@@ -80,12 +88,39 @@ async function runCommand(file: string, opts: RunOptions): Promise<void> {
     }
     ctx.out(formatSummary(summary, ctx.tty));
     if (summary.interrupted) throw new InterruptedError(`workflow '${wf.name}' interrupted by ${summary.interrupted}`);
-    if (summary.status !== "success") {
-      const failed = summary.tasks.filter((t) => (t.status === "failed" || t.status === "timeout") && !t.tolerated).map((t) => t.name);
-      throw new ExecutionError(`workflow '${wf.name}' failed: task${failed.length === 1 ? "" : "s"} ${failed.map((n) => `'${n}'`).join(", ")} failed`);
-    }
+    if (summary.status !== "success") throw runFailure(wf.name, summary);
   } finally {
     db.close();
     await stopMetrics?.();
   }
+}
+
+/**
+ * The error a failed run exits with. Only the failures that decided the run count (failed
+ * tasks that continue_on_failure did not tolerate): 7 when each was a connection failure
+ * (ssh 255, HTTP connect/DNS/TLS), 8 when each was a timeout, otherwise 3.
+ */
+export function runFailure(workflow: string, summary: RunSummary): PicoflowError {
+  const deciding = summary.tasks.filter((t) => (t.status === "failed" || t.status === "timeout") && !t.tolerated);
+  const names = (list: TaskSummary[]) => `task${list.length === 1 ? "" : "s"} ${list.map((t) => `'${t.name}'`).join(", ")}`;
+  if (deciding.length && deciding.every((t) => t.status === "failed" && t.network)) {
+    return new NetworkError(`workflow '${workflow}' failed: ${names(deciding)} could not connect`);
+  }
+  if (deciding.length && deciding.every((t) => t.status === "timeout")) {
+    return new TimeoutError(`workflow '${workflow}' failed: ${names(deciding)} timed out`);
+  }
+  return new ExecutionError(`workflow '${workflow}' failed${deciding.length ? `: ${names(deciding)} failed` : ""}`);
+}
+
+/** Progress (stdout) and log lines (stderr) both on the terminal: the same events would show twice. */
+function showsProgressOnScreen(ctx: CliContext): boolean {
+  return ctx.tty && Boolean(process.stderr.isTTY);
+}
+
+/**
+ * The log for run events when the progress display already shows them on the same screen:
+ * its info and warn lines become debug lines (`--log-level debug` still shows them).
+ */
+function belowInfo(log: Logger): Logger {
+  return { ...log, info: log.debug, warn: log.debug };
 }

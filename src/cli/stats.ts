@@ -2,9 +2,10 @@
 
 import type { CAC } from "cac";
 import type { TaskStats, WorkflowStats } from "../store/queries.ts";
+import { sqlTimeAgo } from "../store/time.ts";
 import { createContext, type GlobalOptions } from "./context.ts";
 import { formatDuration, localTime, table } from "./format.ts";
-import { formatOption, intOption, percent, requireWorkflow, toJson, withHistory, workflowOption } from "./read.ts";
+import { answeredBeforeFirstRun, formatOption, intOption, percent, requireWorkflow, toJson, withHistory, workflowOption } from "./read.ts";
 
 interface StatsOptions extends GlobalOptions {
   workflow?: unknown;
@@ -15,9 +16,9 @@ interface StatsOptions extends GlobalOptions {
 export function registerStats(cli: CAC): void {
   cli
     .command("stats [workflow]", "Show runs, success rate and durations per workflow and per task")
-    .option("--workflow <name>", "Only this workflow")
+    .option("-w, --workflow <name>", "Only this workflow")
     .option("--period <days>", "Runs started in the last N days (default: 30)")
-    .option("--format <format>", "Output format: table, json (default: table)")
+    .option("-o, --format <format>", "Output format: table, json (default: table)")
     .example("picoflow stats")
     .example("picoflow stats --workflow backup-workflow --period 7")
     .action((workflow: unknown, opts: StatsOptions) => statsCommand(workflow, opts));
@@ -28,7 +29,8 @@ function statsCommand(positional: unknown, opts: StatsOptions): void {
   const period = intOption(opts.period, "--period", 30, 1, 36500);
   const format = formatOption(opts.format);
   const ctx = createContext(opts);
-  const since = new Date(Date.now() - period * 86400_000).toISOString();
+  if (answeredBeforeFirstRun(ctx, format, { workflow })) return;
+  const since = sqlTimeAgo(period * 86400_000);
 
   const stats = withHistory(ctx, (h) => {
     if (workflow !== undefined) requireWorkflow(h, workflow);

@@ -6,8 +6,8 @@ import { IoError } from "../errors.ts";
 import type { RunDetail } from "../store/queries.ts";
 import { isProcessAlive } from "../sys/proc.ts";
 import { createContext, type GlobalOptions } from "./context.ts";
-import { elapsed, formatDuration, localTime, paint, statusColour, table } from "./format.ts";
-import { clip, formatOption, requireWorkflow, resolveExecution, shortId, textOption, toJson, withHistory, workflowOption } from "./read.ts";
+import { elapsed, formatDuration, localTime, localTimesIn, outputWidth, paint, statusColour, table } from "./format.ts";
+import { answeredBeforeFirstRun, clip, formatOption, requireWorkflow, resolveExecution, shortId, textOption, toJson, withHistory, workflowOption } from "./read.ts";
 
 interface StatusOptions extends GlobalOptions {
   workflow?: unknown;
@@ -19,10 +19,10 @@ interface StatusOptions extends GlobalOptions {
 export function registerStatus(cli: CAC): void {
   cli
     .command("status [workflow]", "Show the latest run of each workflow, or one workflow's run task by task")
-    .option("--workflow <name>", "Show this workflow's latest run task by task")
+    .option("-w, --workflow <name>", "Show this workflow's latest run task by task")
     .option("--running-only", "Show only runs that are still going")
     .option("--execution-id <id>", "Show this execution (id or unique prefix) task by task")
-    .option("--format <format>", "Output format: table, json (default: table)")
+    .option("-o, --format <format>", "Output format: table, json (default: table)")
     .example("picoflow status")
     .example("picoflow status --workflow backup-workflow")
     .example("picoflow status --running-only")
@@ -34,6 +34,7 @@ function statusCommand(positional: unknown, opts: StatusOptions): void {
   const executionId = textOption(opts.executionId, "--execution-id");
   const format = formatOption(opts.format);
   const ctx = createContext(opts);
+  if (answeredBeforeFirstRun(ctx, format, { workflow, executionId })) return;
   const runningOnly = Boolean(opts.runningOnly);
 
   const runs = withHistory(ctx, (h) => {
@@ -77,6 +78,16 @@ function publicShape(r: RunDetail): Omit<RunDetail, "owner_identity"> {
   return rest;
 }
 
+/**
+ * The run's error for its Status line: said once (a skipped trigger's reason is stored as
+ * "skipped: ...", after a status that already says so), with its times in local time.
+ */
+function runReason(r: RunDetail): string {
+  const msg = r.error_message ?? "";
+  const own = `${r.status}: `;
+  return localTimesIn(msg.startsWith(own) ? msg.slice(own.length) : msg);
+}
+
 function succeeded(r: RunDetail): number {
   return r.tasks.filter((t) => t.status === "success").length;
 }
@@ -107,13 +118,14 @@ function formatDetail(r: RunDetail, tty: boolean): string {
   const live = isLive(r);
   let head = `Workflow   ${r.workflow_name}${r.workflow_file ? ` (${r.workflow_file})` : ""}\n`;
   head += `Execution  ${r.id} (${r.trigger}${r.owner_pid !== null ? `, pid ${r.owner_pid}` : ""})\n`;
-  head += `Status     ${c(statusColour(r.status), r.status)}${r.error_message ? `: ${r.error_message}` : ""}\n`;
+  head += `Status     ${c(statusColour(r.status), r.status)}${r.error_message ? `: ${runReason(r)}` : ""}\n`;
   head += `Started    ${localTime(r.started_at)}\n`;
   if (live) head += `Running    for ${formatDuration(elapsed(r.started_at))}\n`;
   else head += `Finished   ${localTime(r.finished_at)} (${formatDuration(r.duration_seconds)})\n`;
   head += `Tasks      ${r.total_tasks} total${tally ? `: ${tally}` : ""}\n`;
   if (r.skipped_triggers > 0) {
-    head += `Skipped    ${r.skipped_triggers} scheduled trigger${r.skipped_triggers === 1 ? "" : "s"} since this run started (overlap)\n`;
+    const since = r.status === "skipped" ? "after this one" : "since this run started";
+    head += `Skipped    ${r.skipped_triggers} ${r.status === "skipped" ? "more " : ""}scheduled trigger${r.skipped_triggers === 1 ? "" : "s"} ${since} (overlap)\n`;
   }
   if (ownerGone(r)) {
     head += `Note       its process (pid ${r.owner_pid}) is gone; the next 'picoflow run' or daemon start records it as failed\n`;
@@ -121,16 +133,21 @@ function formatDetail(r: RunDetail, tty: boolean): string {
   const rows = r.tasks.map((t) => {
     let note = t.reason ?? t.error_message ?? "";
     if (t.http_status !== null) note = `HTTP ${t.http_status}${note ? `: ${note}` : ""}`;
+    // Waiting in backoff: which attempt comes next and when, then why the last one failed.
+    if (t.status === "retrying") note = `attempt ${t.next_attempt} at ${localTime(t.retry_at)}${note ? `; ${note}` : ""}`;
     const duration = t.status === "running" && t.started_at ? elapsed(t.started_at) : t.duration_seconds;
-    return [t.task_name, t.status, String(t.attempts), formatDuration(duration), t.exit_code === null ? "-" : String(t.exit_code), note];
+    const status = t.tolerated ? `${t.status} (tolerated)` : t.status;
+    return [t.task_name, status, String(t.attempts), formatDuration(duration), t.exit_code === null ? "-" : String(t.exit_code), localTimesIn(note)];
   });
-  // The note gets what is left of 80 columns (at least 20 characters); the JSON has it whole.
+  // The note gets what is left of the terminal's width (at least 20 characters); not cut when
+  // stdout is not a terminal. The JSON has it whole.
   const headers = ["TASK", "STATUS", "ATTEMPTS", "DURATION", "EXIT"];
   const used = headers.reduce((sum, h, i) => sum + Math.max(h.length, ...rows.map((row) => row[i]!.length)) + 2, 0);
-  const room = Math.max(20, 80 - used);
-  for (const row of rows) {
-    row[1] = c(statusColour(row[1]!), row[1]!);
+  const room = Math.max(20, outputWidth(tty) - used);
+  r.tasks.forEach((t, i) => {
+    const row = rows[i]!;
+    row[1] = c(t.tolerated ? "yellow" : statusColour(t.status), row[1]!);
     row[5] = row[5] ? clip(row[5], room) : "";
-  }
+  });
   return head + "\n" + table(["TASK", "STATUS", { header: "ATTEMPTS", right: true }, { header: "DURATION", right: true }, { header: "EXIT", right: true }, "NOTE"], rows);
 }

@@ -20,6 +20,12 @@ export interface RunOptions {
   recorder: RunRecorder;
   events?: RunEvents;
   log: Logger;
+  /**
+   * Where the lines for run events go (run started, attempt finished, will retry, run
+   * finished); `log` when unset. `run` in a terminal passes a quieter one: its progress
+   * display shows the same events already.
+   */
+  eventLog?: Logger;
   trigger?: Trigger;
   /** Aborted with a StopReason of kind "interrupt" on SIGINT/SIGTERM. */
   signal?: AbortSignal;
@@ -52,6 +58,8 @@ export interface TaskSummary {
   tolerated: boolean;
   /** Its last attempt was stopped by the run's interrupt, not by a failure of its own. */
   interrupted?: boolean;
+  /** Its last attempt failed to connect (see ExecResult.network). */
+  network?: boolean;
 }
 
 export interface RunSummary {
@@ -76,11 +84,12 @@ const FLUSH_AT_BYTES = 256 * 1024;
 
 export async function runWorkflow(wf: Workflow, opts: RunOptions): Promise<RunSummary> {
   const { recorder, events, log } = opts;
+  const eventLog = opts.eventLog ?? log;
   const trigger = opts.trigger ?? "manual";
   const t0 = performance.now();
   const runId = recorder.startRun(wf, trigger);
   events?.emit("run:start", { runId, workflow: wf.name, file: wf.file, totalTasks: wf.tasks.length, trigger });
-  log.info("run started", { workflow: wf.name, execution_id: runId, tasks: wf.tasks.length, trigger });
+  eventLog.info("run started", { workflow: wf.name, execution_id: runId, tasks: wf.tasks.length, trigger });
 
   const n = wf.tasks.length;
   const index = new Map(wf.tasks.map((t, i) => [t.name, i]));
@@ -137,23 +146,24 @@ export async function runWorkflow(wf: Workflow, opts: RunOptions): Promise<RunSu
     let last: ExecResult | undefined;
     let attempt = 0;
     let ran = 0;
+    let retryDelay: number | undefined;
     while (attempt < maxAttempts) {
       attempt++;
       const release = opts.sharedSlots ? await opts.sharedSlots.acquire() : undefined;
       try {
         if (stopAll.signal.aborted) break;
-        const { result, seconds } = await runAttempt(task, executor, attempt, maxAttempts);
-        total += seconds;
-        last = result;
+        const r = await runAttempt(task, executor, attempt, maxAttempts);
+        total = round(total + r.seconds);
+        last = r.result;
+        retryDelay = r.retryDelay;
         ran++;
       } finally {
         release?.();
       }
-      if (last.status === "success" || stopAll.signal.aborted || attempt >= maxAttempts) break;
-      const delay = backoffSeconds(attempt, opts.backoff.multiplier, opts.backoff.maxSeconds);
-      events?.emit("task:retry", { runId, workflow: wf.name, task: task.name, nextAttempt: attempt + 1, maxAttempts, delaySeconds: delay });
-      log.info("task will retry", { workflow: wf.name, task: task.name, attempt, delay_seconds: delay, error: last.error });
-      await sleep(delay * 1000, stopAll.signal);
+      if (retryDelay === undefined || stopAll.signal.aborted) break;
+      events?.emit("task:retry", { runId, workflow: wf.name, task: task.name, nextAttempt: attempt + 1, maxAttempts, delaySeconds: retryDelay });
+      eventLog.info("task will retry", { workflow: wf.name, task: task.name, attempt, delay_seconds: retryDelay, error: last.error });
+      await sleep(retryDelay * 1000, stopAll.signal);
       if (stopAll.signal.aborted) break;
     }
     const status: FinalTaskStatus = last ? (last.status === "success" ? "success" : last.status) : "skipped";
@@ -166,12 +176,27 @@ export async function runWorkflow(wf: Workflow, opts: RunOptions): Promise<RunSu
       exitCode: last?.exitCode ?? null,
       error: last?.error,
       reason: last ? undefined : "not started: run interrupted",
-      tolerated: status !== "success" && task.continueOnFailure,
+      tolerated: isTolerated(task, status, interrupted),
       interrupted,
+      network: last?.network === true,
     };
   };
 
-  const runAttempt = async (task: Task, executor: Executor<any>, attempt: number, maxAttempts: number) => {
+  /** A failure of its own that continue_on_failure lets the run go past (an interrupt is not one). */
+  const isTolerated = (task: Task, status: string, interrupted: boolean) =>
+    task.continueOnFailure && status !== "success" && status !== "skipped" && !interrupted;
+
+  /**
+   * One attempt, recorded. Returns the seconds to wait before the next attempt when one
+   * follows: the attempt's row then reads `retrying` (with the time of the next attempt)
+   * until that attempt starts.
+   */
+  const runAttempt = async (
+    task: Task,
+    executor: Executor<any>,
+    attempt: number,
+    maxAttempts: number,
+  ): Promise<{ result: ExecResult; seconds: number; retryDelay?: number }> => {
     const attemptId = recorder.startAttempt(runId, task.name, attempt);
     events?.emit("task:start", { runId, workflow: wf.name, task: task.name, attempt, maxAttempts });
     log.debug("task started", { workflow: wf.name, task: task.name, attempt });
@@ -220,27 +245,36 @@ export async function runWorkflow(wf: Workflow, opts: RunOptions): Promise<RunSu
       clearTimeout(timer);
       stopAll.signal.removeEventListener("abort", stop);
     }
-    const seconds = (performance.now() - start) / 1000;
+    // Milliseconds: what the summary shows and the database holds are the same number.
+    const seconds = round((performance.now() - start) / 1000);
     result = maskResult(result, task.secrets);
     pendingOutput.delete(attemptId);
+    if (result.permanent && result.status !== "success" && attempt < maxAttempts) {
+      result = { ...result, error: `${result.error ?? "cannot start"} (not retried: retrying cannot help)` };
+    }
+    const final = result.status === "success" || attempt >= maxAttempts || stopAll.signal.aborted || result.permanent === true;
+    const retryDelay = final ? undefined : backoffSeconds(attempt, opts.backoff.multiplier, opts.backoff.maxSeconds);
+    const interrupted = stopAll.signal.aborted && (stopAll.signal.reason as StopReason).kind === "interrupt";
     try {
-      recorder.finishAttempt(attemptId, result, seconds);
+      recorder.finishAttempt(attemptId, result, seconds, {
+        retryAt: retryDelay === undefined ? undefined : new Date(Date.now() + retryDelay * 1000),
+        tolerated: final && isTolerated(task, result.status, interrupted),
+      });
     } catch (err) {
       fail(err);
     }
-    const final = result.status === "success" || attempt >= maxAttempts || stopAll.signal.aborted;
     events?.emit("task:finish", { runId, workflow: wf.name, task: task.name, attempt, maxAttempts, result, durationSeconds: seconds, final });
     const level = result.status === "success" ? "debug" : "warn";
-    log[level]("task attempt finished", {
+    eventLog[level]("task attempt finished", {
       workflow: wf.name,
       task: task.name,
       attempt,
       status: result.status,
       exit_code: result.exitCode,
-      duration_seconds: round(seconds),
+      duration_seconds: seconds,
       error: result.error,
     });
-    return { result, seconds };
+    return { result, seconds, retryDelay };
   };
 
   // The ready queue: start what is ready while slots are free; wake on every finish.
@@ -317,7 +351,8 @@ export async function runWorkflow(wf: Workflow, opts: RunOptions): Promise<RunSu
     runId,
     workflow: wf.name,
     status,
-    durationSeconds: (performance.now() - t0) / 1000,
+    // Recorded as it is: the summary and `status` show the same duration.
+    durationSeconds: round((performance.now() - t0) / 1000),
     tasks,
     interrupted: interruptedBy,
   };
@@ -325,6 +360,7 @@ export async function runWorkflow(wf: Workflow, opts: RunOptions): Promise<RunSu
     try {
       recorder.finishRun(runId, {
         status,
+        durationSeconds: summary.durationSeconds,
         successfulTasks: tasks.filter((s) => s.status === "success").length,
         failedTasks: tasks.filter((s) => s.status === "failed" || s.status === "timeout").length,
         error: interruptedBy ? `interrupted by ${interruptedBy}` : undefined,
@@ -335,7 +371,7 @@ export async function runWorkflow(wf: Workflow, opts: RunOptions): Promise<RunSu
     }
   }
   events?.emit("run:finish", summary);
-  log.info("run finished", { workflow: wf.name, execution_id: runId, status, duration_seconds: round(summary.durationSeconds) });
+  eventLog.info("run finished", { workflow: wf.name, execution_id: runId, status, duration_seconds: summary.durationSeconds });
   if (fatal !== undefined) throw fatal instanceof PicoflowError ? fatal : new PicoflowError(String(fatal), 6);
   return summary;
 }
@@ -361,4 +397,5 @@ function mergeParts(parts: { stream: OutputStream; text: string }[]): { stream: 
   return out;
 }
 
+/** Seconds to the millisecond: no float noise (0.046, not 0.04608454599999999). */
 const round = (s: number) => Math.round(s * 1000) / 1000;

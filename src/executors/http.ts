@@ -108,7 +108,10 @@ export const httpExecutor: Executor<HttpConfig> = {
           redirect: "manual",
         });
       } catch (err) {
-        return interrupted() ?? { status: "failed", exitCode: HTTP_FAILURE_EXIT_CODE, stdout: "", stderr: "", error: `${where}: ${fetchProblem(err)}` };
+        // No response at all: refused, DNS, TLS, reset, unreachable (a network failure, exit 7 for `run`).
+        return (
+          interrupted() ?? { status: "failed", exitCode: HTTP_FAILURE_EXIT_CODE, stdout: "", stderr: "", error: `${where}: ${fetchProblem(err)}`, network: true }
+        );
       }
       status = res.status;
       statusText = res.statusText;
@@ -142,6 +145,7 @@ export const httpExecutor: Executor<HttpConfig> = {
             stdout: stdout(),
             stderr: "",
             error: `${where}: HTTP ${status}, then reading the body failed: ${fetchProblem(err)}`,
+            network: true,
           });
         } finally {
           reader.releaseLock();

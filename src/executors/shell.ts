@@ -1,4 +1,5 @@
-// Shell executor: runs `command` with `args` as an argv array (never through a shell).
+// Shell executor: runs `command` with `args` as an argv array (never through a shell; only a
+// script without a `#!` line is handed to /bin/sh, as execvp does: see sys/process.ts).
 
 import { markerEnv } from "../sys/environ.ts";
 import { runProcess } from "../sys/process.ts";
@@ -22,7 +23,7 @@ export const shellExecutor: Executor<ShellConfig> = {
       onSpawn: ctx.onSpawn,
     });
     const output = { stdout: p.stdout, stderr: p.stderr };
-    if (p.spawnError) return { status: "failed", exitCode: p.exitCode, ...output, error: p.spawnError };
+    if (p.spawnError) return { status: "failed", exitCode: p.exitCode, ...output, error: p.spawnError, permanent: p.permanent };
     const reason = stopReason(ctx.signal);
     if (reason && p.stopped) return stoppedResult(reason, output, TIMEOUT_EXIT_CODE);
     if (p.exitCode === 0) return { status: "success", exitCode: 0, ...output };

@@ -7,6 +7,7 @@ import { closeSync, fstatSync, openSync, readSync } from "node:fs";
 import { constants, homedir } from "node:os";
 import { join } from "node:path";
 import { Client, utils, type ClientChannel, type ConnectConfig } from "ssh2";
+import { systemErrorText } from "../errors.ts";
 import type { SshConfig } from "../workflow/types.ts";
 import { OutputBuffer } from "./capture.ts";
 import {
@@ -60,7 +61,7 @@ export function loadPrivateKey(path: string): KeyLoad {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return { ok: false, error: `private key ${path} does not exist (set config.key_path)` };
     if (code === "EACCES" || code === "EPERM") return { ok: false, error: `cannot read private key ${path}: permission denied` };
-    return { ok: false, error: `cannot read private key ${path}: ${code ?? (err as Error).message}` };
+    return { ok: false, error: `cannot read private key ${path}: ${systemErrorText(err)}` };
   }
   let data: Buffer;
   let fileMode = 0;
@@ -162,11 +163,14 @@ function runSession(
       setTimeout(() => client.destroy(), 2000).unref();
       resolve(r);
     };
-    const failed = (error: string, exitCode: number = SSH_FAILURE_EXIT_CODE): ExecResult => ({
+    // Without an exit code of the remote command, the failure is the connection's: connect,
+    // handshake, host key, authentication, or lost (exit 255, as ssh(1); `run` exits 7).
+    const failed = (error: string, exitCode?: number): ExecResult => ({
       status: "failed",
-      exitCode,
+      exitCode: exitCode ?? SSH_FAILURE_EXIT_CODE,
       ...output(),
       error: `ssh ${target}: ${error}`,
+      network: exitCode === undefined,
     });
 
     /** Ask the remote watchdog to stop the command's process group; force-close if it cannot. */

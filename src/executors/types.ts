@@ -37,6 +37,16 @@ export interface ExecResult {
   error?: string;
   /** HTTP status, when the executor is http. */
   httpStatus?: number;
+  /**
+   * Retrying cannot help: the command could not be started at all (not found, not
+   * executable, no such workdir). The runner makes no further attempt.
+   */
+  permanent?: boolean;
+  /**
+   * The attempt failed to connect, or lost its connection (ssh exit 255; HTTP connect, DNS,
+   * TLS or reset). `run` exits 7 when such failures alone failed the run.
+   */
+  network?: boolean;
 }
 
 export interface Executor<Config> {

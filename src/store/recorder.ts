@@ -4,9 +4,10 @@ import type { ExecResult, OutputStream } from "../executors/types.ts";
 import { identityOf } from "../sys/proc.ts";
 import type { Workflow } from "../workflow/types.ts";
 import { databaseError, type Database } from "./db.ts";
-import type { RunFinish, RunRecorder, Trigger } from "./types.ts";
+import { sqlTime } from "./time.ts";
+import type { AttemptEnd, RunFinish, RunRecorder, Trigger } from "./types.ts";
 
-const now = () => new Date().toISOString();
+const now = () => sqlTime(new Date());
 
 function statements(db: Database) {
   return {
@@ -31,8 +32,9 @@ function statements(db: Database) {
     insertChunk: db.prepare(`INSERT INTO task_output_chunks (task_execution_id, stream, data) VALUES (?, ?, ?)`),
     finishAttempt: db.prepare(
       `UPDATE task_executions SET status = ?, finished_at = ?, exit_code = ?, stdout = ?, stderr = ?,
-         error_message = ?, duration_seconds = ?, http_status = ? WHERE id = ?`,
+         error_message = ?, duration_seconds = ?, http_status = ?, retry_at = ?, tolerated = ? WHERE id = ?`,
     ),
+    endRetry: db.prepare(`UPDATE task_executions SET status = ?, retry_at = NULL WHERE id = ? AND status = 'retrying'`),
     deleteChunks: db.prepare(`DELETE FROM task_output_chunks WHERE task_execution_id = ?`),
     finishRun: db.prepare(
       `UPDATE workflow_executions SET status = ?, finished_at = ?, duration_seconds = ?, successful_tasks = ?,
@@ -49,7 +51,13 @@ export interface Owner {
 }
 
 export class SqliteRecorder implements RunRecorder {
-  private readonly started = new Map<string, number>();
+  /** Run and task of each attempt still to be finished. */
+  private readonly attemptOf = new Map<string, { runId: string; task: string }>();
+  /**
+   * Attempts whose row reads `retrying` (waiting in backoff), by run and task, with the status
+   * the row gets when the next attempt starts or the run ends.
+   */
+  private readonly retrying = new Map<string, { runId: string; attemptId: string; status: string }>();
   private readonly q: ReturnType<typeof statements>;
 
   constructor(
@@ -116,14 +124,21 @@ export class SqliteRecorder implements RunRecorder {
         JSON.stringify(wf.tasks.map((t) => t.name)),
       );
     });
-    this.started.set(id, performance.now());
     return id;
   }
 
   startAttempt(runId: string, task: string, attempt: number): string {
     const id = crypto.randomUUID();
     const ts = now();
-    this.write(() => this.q.insertAttempt.run(id, runId, task, ts, attempt, ts));
+    const key = `${runId}\n${task}`;
+    const before = this.retrying.get(key);
+    this.write(() => {
+      // The previous attempt stops reading `retrying` as this one starts: one transaction.
+      if (before) this.q.endRetry.run(before.status, before.attemptId);
+      this.q.insertAttempt.run(id, runId, task, ts, attempt, ts);
+    });
+    this.retrying.delete(key);
+    this.attemptOf.set(id, { runId, task });
     return id;
   }
 
@@ -135,10 +150,13 @@ export class SqliteRecorder implements RunRecorder {
     this.write(() => this.q.insertChunk.run(attemptId, stream, text));
   }
 
-  finishAttempt(attemptId: string, r: ExecResult, durationSeconds: number): void {
+  finishAttempt(attemptId: string, r: ExecResult, durationSeconds: number, end: AttemptEnd = {}): void {
+    const retryAt = end.retryAt && r.status !== "success" ? end.retryAt : undefined;
+    const of = this.attemptOf.get(attemptId);
+    this.attemptOf.delete(attemptId);
     this.write(() => {
       this.q.finishAttempt.run(
-        r.status,
+        retryAt ? "retrying" : r.status,
         now(),
         r.exitCode,
         r.stdout,
@@ -146,20 +164,24 @@ export class SqliteRecorder implements RunRecorder {
         r.error ?? null,
         durationSeconds,
         r.httpStatus ?? null,
+        retryAt ? sqlTime(retryAt) : null,
+        end.tolerated ? 1 : 0,
         attemptId,
       );
       this.q.deleteChunks.run(attemptId);
     });
+    if (retryAt && of) this.retrying.set(`${of.runId}\n${of.task}`, { runId: of.runId, attemptId, status: r.status });
   }
 
   finishRun(runId: string, f: RunFinish): void {
-    const t0 = this.started.get(runId);
-    this.started.delete(runId);
-    const duration = t0 === undefined ? null : (performance.now() - t0) / 1000;
+    // Attempts still waiting for a retry that the end of the run (an interrupt) cancelled.
+    const waiting = [...this.retrying].filter(([, w]) => w.runId === runId);
     this.write(() => {
-      this.q.finishRun.run(f.status, now(), duration, f.successfulTasks, f.failedTasks, f.error ?? null, runId);
+      for (const [, w] of waiting) this.q.endRetry.run(w.status, w.attemptId);
+      this.q.finishRun.run(f.status, now(), f.durationSeconds ?? null, f.successfulTasks, f.failedTasks, f.error ?? null, runId);
       for (const s of f.skipped) this.q.insertSkipped.run(runId, s.task, s.reason);
     });
+    for (const [key] of waiting) this.retrying.delete(key);
   }
 }
 
@@ -220,7 +242,7 @@ export async function recoverOrphans(
  */
 export function closeFailedRecording(db: Database, path: string, runId: string, reason: string, finishedAt: Date, durationSeconds: number | null): boolean {
   try {
-    return db.transaction(() => closeRun(db, runId, reason, finishedAt.toISOString(), durationSeconds)).immediate();
+    return db.transaction(() => closeRun(db, runId, reason, sqlTime(finishedAt), durationSeconds)).immediate();
   } catch (err) {
     throw databaseError(path, err);
   }
@@ -236,8 +258,11 @@ function closeRun(db: Database, runId: string, reason: string, ts: string, durat
   const run = db.query(`SELECT status FROM workflow_executions WHERE id = ?`).get(runId) as { status: string } | null;
   if (!run || (run.status !== "pending" && run.status !== "running")) return false;
   const unfinished = db
-    .query(`SELECT id FROM task_executions WHERE workflow_execution_id = ? AND status IN ('pending', 'running', 'retrying')`)
+    .query(`SELECT id FROM task_executions WHERE workflow_execution_id = ? AND status IN ('pending', 'running')`)
     .all(runId) as { id: string }[];
+  // An attempt waiting for its retry had finished: it keeps its own result, and ends `failed`
+  // (no retry will come). Only attempts cut off while running get the reason.
+  db.run(`UPDATE task_executions SET status = 'failed', retry_at = NULL WHERE workflow_execution_id = ? AND status = 'retrying'`, [runId]);
   const chunksOf = db.query(`SELECT stream, data FROM task_output_chunks WHERE task_execution_id = ? ORDER BY id`);
   for (const a of unfinished) {
     const out = { stdout: "", stderr: "" };

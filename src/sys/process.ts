@@ -2,8 +2,9 @@
 // group, so a timeout or Ctrl-C can stop the whole tree: SIGTERM to the group, SIGKILL after
 // a grace period. Both pipes are drained concurrently with a cap, so a child never blocks.
 
-import { statSync } from "node:fs";
+import { closeSync, openSync, readSync, statSync } from "node:fs";
 import { constants } from "node:os";
+import { systemErrorText } from "../errors.ts";
 import { drain, OutputBuffer } from "../executors/capture.ts";
 import { findMarkedProcesses } from "./environ.ts";
 import { bootId, groupHasLiveMembers, identityMatches, isProcessAlive, processStartTime, readStat } from "./proc.ts";
@@ -28,6 +29,8 @@ export interface ProcessOutcome {
   stderr: string;
   /** Set when the process could not be started at all. */
   spawnError?: string;
+  /** The process could not be started and trying again cannot change that (see startProblem). */
+  permanent?: boolean;
   /** True when `signal` was aborted before the process ended on its own. */
   stopped: boolean;
 }
@@ -124,19 +127,77 @@ export async function terminateGroup(pgid: number, graceMs: number): Promise<voi
   killGroup(pgid, "SIGKILL");
 }
 
-function startProblem(spec: ProcessSpec, err: unknown): { exitCode: number | null; message: string } {
+/**
+ * Why a process could not be started, in words. `permanent`: the same start would fail the
+ * same way a second later (a missing or non-executable command or workdir), so the runner
+ * does not retry it; anything else (out of memory, too many processes) may pass next time.
+ */
+function startProblem(spec: ProcessSpec, err: unknown): { exitCode: number | null; message: string; permanent: boolean } {
   if (spec.cwd) {
     let isDir = false;
     try {
       isDir = statSync(spec.cwd).isDirectory();
     } catch {}
-    if (!isDir) return { exitCode: null, message: `workdir ${spec.cwd} does not exist or is not a directory` };
+    if (!isDir) return { exitCode: null, message: `workdir ${spec.cwd} does not exist or is not a directory`, permanent: true };
   }
   const code = (err as NodeJS.ErrnoException).code;
   const cmd = spec.argv[0];
-  if (code === "ENOENT") return { exitCode: 127, message: `command not found: ${cmd}` };
-  if (code === "EACCES" || code === "EPERM") return { exitCode: 126, message: `permission denied: ${cmd}` };
-  return { exitCode: 126, message: `cannot start ${cmd}: ${code ?? (err as Error).message}` };
+  if (code === "ENOENT") return { exitCode: 127, message: `command not found: ${cmd}`, permanent: true };
+  if (code === "EACCES" || code === "EPERM") return { exitCode: 126, message: `permission denied: ${cmd}`, permanent: true };
+  if (code === "ENOEXEC") return { exitCode: 126, message: `cannot execute ${cmd}: exec format error (a program for another machine, or a damaged file)`, permanent: true };
+  return { exitCode: 126, message: `cannot start ${cmd}: ${systemErrorText(err)}`, permanent: false };
+}
+
+/**
+ * A file the kernel refused to execute (ENOEXEC) is a script without a `#!` line, or a binary
+ * it cannot run. As execvp(3) and cron do, a script is run with /bin/sh; a binary (an ELF
+ * header or NUL bytes near the start: an arm64 build on x86, a truncated download) is not.
+ */
+function shellFallback(argv: string[], spec: ProcessSpec): string[] | null {
+  const cmd = argv[0]!;
+  const path = cmd.includes("/") ? cmd : Bun.which(cmd, { PATH: spec.env.PATH ?? "", cwd: spec.cwd });
+  if (!path) return null;
+  let head: Buffer;
+  try {
+    const fd = openSync(path, "r");
+    try {
+      head = Buffer.alloc(512);
+      head = head.subarray(0, readSync(fd, head, 0, head.length, 0));
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    return null;
+  }
+  if (head.includes(0) || head.subarray(0, 4).toString("latin1") === "\x7fELF") return null;
+  return ["/bin/sh", path, ...argv.slice(1)];
+}
+
+type Child = Bun.Subprocess<"ignore", "pipe", "pipe">;
+
+function spawnChild(argv: string[], spec: ProcessSpec): Child {
+  return Bun.spawn(argv, {
+    cwd: spec.cwd,
+    env: spec.env,
+    stdin: "ignore",
+    stdout: "pipe",
+    stderr: "pipe",
+    // setsid(): the child leads a new process group, and Ctrl-C on our terminal does not
+    // reach it directly; we decide when and how it is stopped.
+    detached: true,
+  });
+}
+
+/** Start the command; a script without `#!` is handed to /bin/sh (see shellFallback). */
+function startChild(spec: ProcessSpec): Child {
+  try {
+    return spawnChild(spec.argv, spec);
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "ENOEXEC") throw err;
+    const viaShell = shellFallback(spec.argv, spec);
+    if (!viaShell) throw err;
+    return spawnChild(viaShell, spec);
+  }
 }
 
 export async function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
@@ -144,21 +205,12 @@ export async function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
   const err = new OutputBuffer(spec.outputLimit);
   if (spec.signal.aborted) return { exitCode: null, signal: null, stdout: "", stderr: "", spawnError: "not started: stopped", stopped: true };
 
-  let child: Bun.Subprocess<"ignore", "pipe", "pipe">;
+  let child: Child;
   try {
-    child = Bun.spawn(spec.argv, {
-      cwd: spec.cwd,
-      env: spec.env,
-      stdin: "ignore",
-      stdout: "pipe",
-      stderr: "pipe",
-      // setsid(): the child leads a new process group, and Ctrl-C on our terminal does not
-      // reach it directly; we decide when and how it is stopped.
-      detached: true,
-    });
+    child = startChild(spec);
   } catch (e) {
     const p = startProblem(spec, e);
-    return { exitCode: p.exitCode, signal: null, stdout: "", stderr: "", spawnError: p.message, stopped: false };
+    return { exitCode: p.exitCode, signal: null, stdout: "", stderr: "", spawnError: p.message, permanent: p.permanent, stopped: false };
   }
   const pgid = child.pid;
   spec.onSpawn?.(pgid);
