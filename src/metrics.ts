@@ -19,6 +19,8 @@ export interface Metrics {
   skippedRun(workflow: string): void;
   /** When the workflow runs next (null: not scheduled any more; the series is removed). */
   setNextRun(workflow: string, at: Date | null): void;
+  /** How many workflow files failed to load at the daemon's last load (start or reload). */
+  setLoadErrors(files: number): void;
   /** Prometheus text exposition format. */
   render(): Promise<string>;
   readonly contentType: string;
@@ -93,6 +95,8 @@ export function createMetrics(): Metrics {
     labelNames: ["workflow"] as const,
     registers,
   });
+  // Registered only when the daemon sets it: `run --metrics-port` loads no files of its own.
+  let loadErrors: InstanceType<typeof Gauge> | undefined;
   new Gauge({
     name: "picoflow_process_resident_memory_bytes",
     help: "Resident memory of this PicoFlow process (VmRSS).",
@@ -150,6 +154,14 @@ export function createMetrics(): Metrics {
     setNextRun(workflow, at) {
       if (at === null || Number.isNaN(at.getTime())) nextRun.remove({ workflow });
       else nextRun.set({ workflow }, Math.round(at.getTime() / 1000));
+    },
+    setLoadErrors(files) {
+      loadErrors ??= new Gauge({
+        name: "picoflow_workflow_load_errors",
+        help: "Workflow files that failed to load at the daemon's last load (start or SIGHUP reload).",
+        registers,
+      });
+      loadErrors.set(files);
     },
     render: () => registry.metrics(),
     contentType: registry.contentType,

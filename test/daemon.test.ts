@@ -2,7 +2,7 @@
 // and a real SQLite file. We wait for database rows and log lines, never for guessed times.
 
 import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test";
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { alive, cli, FAST_CONFIG, pidsWith, rows, sandbox, scheduled, spawnCli, startDaemon, waitFor, type Sandbox } from "./helpers.ts";
 
@@ -256,7 +256,7 @@ describe("stopping", () => {
     const f = s.workflow(scheduled("idle", "0 0 0 1 1 *", "/bin/true"));
     const none = await cli(s, ["daemon", "stop"]);
     expect(none.code).toBe(1);
-    expect(none.stderr).toBe(`picoflow: no daemon is running (no PID file at ${join(s.dir, "picoflow.pid")})\n`);
+    expect(none.stderr).toStartWith(`picoflow: no daemon is using the PID file ${join(s.dir, "picoflow.pid")} (no such file); `);
     const d = await startDaemon(s, [f]);
     const r = await cli(s, ["daemon", "stop"]);
     expect(r.code).toBe(0);
@@ -447,13 +447,255 @@ describe("command line", () => {
     expect(v.stdout).toContain("Schedule:     0 0 2 * * * (America/New_York)\n");
   });
 
-  test("two files with the same workflow name are refused at start", async () => {
+  test("two files with the same workflow name: the later one is invalid (refused with --strict)", async () => {
     const s = sb();
-    const a = s.workflow(scheduled("twin", "* * * * * *", "/bin/true"), "a.yaml");
-    const b = s.workflow(scheduled("twin", "* * * * * *", "/bin/true"), "b.yaml");
-    const r = await cli(s, ["daemon", "start", a, b]);
-    expect(r.code).toBe(2);
-    expect(r.stderr).toBe(`${b}: workflow name 'twin' is already used by ${a}; names must be unique\n`);
+    const a = s.workflow(scheduled("twin", "0 0 0 1 1 *", "/bin/true"), "a.yaml");
+    const b = s.workflow(scheduled("twin", "0 0 0 1 1 *", "/bin/true"), "b.yaml");
+    const problem = `${b}: workflow name 'twin' is already used by ${a}; names must be unique`;
+    const strict = await cli(s, ["daemon", "start", "--strict", a, b]);
+    expect(strict.code).toBe(2);
+    expect(strict.stderr).toBe(`${problem}\n`);
+    const d = await startDaemon(s, [a, b]);
+    try {
+      expect(d.lines().find((l) => l.msg === "workflow file is invalid; not loaded")).toMatchObject({ file: b, error: problem });
+      const st = JSON.parse((await cli(s, ["daemon", "status", "--format", "json"])).stdout);
+      expect(st.workflows.map((w: any) => [w.name, w.file])).toEqual([["twin", a]]);
+      expect(st.invalid_files).toEqual([{ file: b, workflow: null, problems: [problem] }]);
+    } finally {
+      expect(await d.stop()).toBe(0);
+    }
+  });
+});
+
+describe("invalid workflow files", () => {
+  const METRICS = CONFIG.replace("enabled = false", "enabled = true");
+
+  test("the daemon starts with the valid files; an invalid one is logged and shown in daemon status, /healthz and /metrics; --strict refuses", async () => {
+    const s = sb(METRICS);
+    const good = s.workflow(scheduled("good", "* * * * * *", "/bin/echo", ["ok"]), "good.yaml");
+    // A typo in a value, which the message quotes.
+    const broken = scheduled("bad", "0 0 0 1 1 *", "/bin/true", [], "timezone: Europe/Berln\n");
+    const bad = s.workflow(broken, "bad.yaml");
+    const v = await cli(s, ["validate", bad]);
+    expect(v.code).toBe(2);
+    // The problem lines as `validate` prints them (values masked and escaped the same way).
+    const problems = v.stderr.trimEnd().split("\n").filter((l) => !l.includes(": warning: "));
+    expect(problems.length).toBe(1);
+    expect(problems[0]).toStartWith(`${bad}:3:11: timezone: `);
+
+    const strict = await cli(s, ["daemon", "start", "--strict", good, bad]);
+    expect(strict.code).toBe(2);
+    expect(strict.stderr).toContain(`${problems[0]}\n`);
+    expect(existsSync(join(s.dir, "picoflow.pid"))).toBe(false);
+
+    const d = await startDaemon(s, [good, bad], { PICOFLOW_METRICS_PORT: "0" });
+    try {
+      expect(d.lines().find((l) => l.msg === "workflow file is invalid; not loaded")).toMatchObject({ level: "error", file: bad, error: problems[0] });
+      expect(d.lines().find((l) => l.msg === "daemon started")).toMatchObject({ workflows: 1, invalid_files: 1 });
+      await waitFor(() => runsOf(s, "good").some((r) => r.status === "success"), 20_000, "a run of the valid file");
+
+      const table = await cli(s, ["daemon", "status"]);
+      expect(table.code).toBe(0);
+      expect(table.stdout).toContain("Workflows: 1 loaded, 1 scheduled, 1 invalid file\n");
+      expect(table.stdout).toContain(`Invalid files (fix them, then reload with SIGHUP):\n  ${bad}: not loaded\n    ${problems[0]}\n`);
+      const json = JSON.parse((await cli(s, ["daemon", "status", "--format", "json"])).stdout);
+      expect(json.invalid_files).toEqual([{ file: bad, workflow: null, problems }]);
+
+      const url: string = d.lines().find((l) => l.msg === "serving metrics")!.url;
+      const healthz = async () => await (await fetch(url.replace(/metrics$/, "healthz"))).text();
+      const health = await healthz();
+      expect(JSON.parse(health)).toMatchObject({ status: "degraded", invalid_files: 1 });
+      expect(health).not.toContain("Berln"); // a count, never the error text
+      const loadErrors = async () => /^picoflow_workflow_load_errors (\S+)$/m.exec(await (await fetch(url)).text())?.[1];
+      expect(await loadErrors()).toBe("1");
+
+      // Fixed, then reloaded: loaded, and nothing is invalid any more.
+      writeFileSync(bad, broken.replace("Europe/Berln", "Europe/Berlin"));
+      d.proc.kill("SIGHUP");
+      await waitFor(async () => (await loadErrors()) === "0", 10_000, "no load errors");
+      expect(JSON.parse(await healthz())).toMatchObject({ status: "ok", invalid_files: 0 });
+      const fixed = JSON.parse((await cli(s, ["daemon", "status", "--format", "json"])).stdout);
+      expect(fixed.invalid_files).toEqual([]);
+      expect(fixed.workflows.map((w: any) => w.name).sort()).toEqual(["bad", "good"]);
+
+      // The same rules on reload: broken again, its last good version stays scheduled and it is reported.
+      writeFileSync(bad, broken);
+      d.proc.kill("SIGHUP");
+      await waitFor(async () => (await loadErrors()) === "1", 10_000, "one load error");
+      expect(JSON.parse(await healthz())).toMatchObject({ status: "degraded", invalid_files: 1 });
+      const kept = JSON.parse((await cli(s, ["daemon", "status", "--format", "json"])).stdout);
+      expect(kept.invalid_files).toEqual([{ file: bad, workflow: "bad", problems }]);
+      expect(kept.workflows.find((w: any) => w.name === "bad").error).toBe(problems[0]);
+      expect((await cli(s, ["daemon", "status"])).stdout).toContain(`  ${bad}: last good version of 'bad' still scheduled\n    ${problems[0]}\n`);
+    } finally {
+      expect(await d.stop()).toBe(0);
+    }
+  });
+});
+
+describe("daemon status is current", () => {
+  test("a run shows as running as soon as it starts, and idle once it ends, whatever heartbeat_seconds says", async () => {
+    const s = sb(CONFIG.replace("heartbeat_seconds = 1", "heartbeat_seconds = 3600"));
+    const go = join(s.dir, "go");
+    const f = s.workflow(scheduled("gated", "* * * * * *", "/bin/sh", ["-c", `while [ ! -f ${go} ]; do sleep 0.05; done`]));
+    const d = await startDaemon(s, [f]);
+    const running = async () => JSON.parse((await cli(s, ["daemon", "status", "--format", "json"])).stdout).workflows[0].running;
+    try {
+      await waitFor(() => rows(s.db, `SELECT 1 FROM task_executions WHERE status = 'running'`).length, 20_000, "a running task");
+      expect(await running()).toBe(true);
+      expect((await cli(s, ["daemon", "status"])).stdout).toMatch(/\ngated +.* running +\//);
+      writeFileSync(go, "");
+      await waitFor(async () => (await running()) === false, 20_000, "idle once the run ended");
+    } finally {
+      expect(await d.stop()).toBe(0);
+    }
+  });
+
+  test("an idle daemon writes nothing to the database (heartbeat_seconds = 1 is accepted and has no effect)", async () => {
+    const s = sb(`${CONFIG}database_check_seconds = 1\n`);
+    const d = await startDaemon(s, [s.workflow(scheduled("yearly", "0 0 0 1 1 *", "/bin/true"))]);
+    try {
+      // The database and its WAL, byte count and modification time (ns).
+      const files = () =>
+        ["", "-wal"].map((x) => {
+          const st = existsSync(s.db + x) ? statSync(s.db + x, { bigint: true }) : null;
+          return st ? `${x}:${st.size}:${st.mtimeNs}` : `${x}:none`;
+        });
+      const before = files();
+      // Long enough for three heartbeats and three database checks: the absence of writes has no event to wait for.
+      await Bun.sleep(3500);
+      expect(files()).toEqual(before);
+      expect(alive(d.pid)).toBe(true);
+    } finally {
+      expect(await d.stop()).toBe(0);
+    }
+  });
+});
+
+describe("daemon status and stop from another directory", () => {
+  test("they name the PID file they looked for, the daemon that runs, and how to point at it", async () => {
+    const s = sb();
+    const elsewhere = sb(""); // another directory, without a config file
+    const otherPidFile = join(elsewhere.dir, "picoflow.pid");
+    const how = "point at it with --db-path, --pid-file, or db_path in the config file";
+    const d = await startDaemon(s, [s.workflow(scheduled("far", "0 0 0 1 1 *", "/bin/true"))]);
+    try {
+      const st = await cli(elsewhere, ["daemon", "status"]);
+      expect(st.code).toBe(1);
+      // (Other daemons of this user, say of another test run, are named too.)
+      expect(st.stdout).toMatch(/\nHint: {6}but (a picoflow daemon of yours is|picoflow daemons of yours are) running: /);
+      expect(st.stdout).toContain(`Daemon:    stopped (no PID file)\nPID file:  ${otherPidFile}\nHint:      but `);
+      expect(st.stdout).toContain(`pid ${d.pid} (database ${s.db})`);
+      expect(st.stdout).toContain(how);
+      const json = JSON.parse((await cli(elsewhere, ["daemon", "status", "--format", "json"])).stdout);
+      expect(json).toMatchObject({ status: "stopped", pid_file: otherPidFile });
+      expect(json.hint).toContain(`pid ${d.pid} (database ${s.db})`);
+
+      const stop = await cli(elsewhere, ["daemon", "stop"]);
+      expect(stop.code).toBe(1);
+      expect(stop.stderr).toStartWith(`picoflow: no daemon is using the PID file ${otherPidFile} (no such file); but `);
+      expect(stop.stderr).toContain(`pid ${d.pid} (database ${s.db})`);
+      expect(stop.stderr).toEndWith(`; ${how}\n`);
+      expect(alive(d.pid)).toBe(true);
+
+      // Pointed at its database, status finds it.
+      const found = await cli(elsewhere, ["--db-path", s.db, "daemon", "status"]);
+      expect(found.code).toBe(0);
+      expect(found.stdout).toContain(`PID:       ${d.pid}\n`);
+    } finally {
+      expect(await d.stop()).toBe(0);
+    }
+    const none = await cli(elsewhere, ["daemon", "stop"]);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toStartWith(`picoflow: no daemon is using the PID file ${otherPidFile} (no such file); `);
+    expect(none.stderr).toContain(how);
+    expect(none.stderr).not.toContain(`pid ${d.pid} `);
+    if (!none.stderr.includes(" running: ")) {
+      expect(none.stderr).toContain(`(this command used the database ${join(elsewhere.dir, "picoflow.db")} and no config file (none found))`);
+    }
+  });
+});
+
+describe("SIGHUP re-reads the config file", () => {
+  const config = (o: { level: string; format: string; retries: number; parallel: number; port: number; db?: string }) => `
+log_level = "${o.level}"
+log_format = "${o.format}"
+${o.db ? `db_path = "${o.db}"` : ""}
+[retry]
+max_backoff_seconds = 0
+default_count = ${o.retries}
+[timeout]
+kill_grace_seconds = 1
+[metrics]
+enabled = false
+port = ${o.port}
+[execution]
+max_parallel = ${o.parallel}
+[daemon]
+shutdown_grace_seconds = 5
+`;
+
+  /** The most task processes that ran at once, from their start and end marks (an end whose start was cut off counts for nothing). */
+  const mostAtOnce = (marks: string) => {
+    let now = 0;
+    let most = 0;
+    for (const m of marks.trim().split("\n").filter(Boolean)) {
+      now = m === "start" ? now + 1 : Math.max(0, now - 1);
+      most = Math.max(most, now);
+    }
+    return most;
+  };
+
+  test("log level and format, max_parallel and retry defaults apply live; db_path and the metrics port need a restart; a broken file changes nothing", async () => {
+    const s = sb(config({ level: "info", format: "json", retries: 0, parallel: 1, port: 9090 }));
+    delete s.env.PICOFLOW_LOG_FORMAT; // the config file's log_format decides
+    const marks = join(s.dir, "marks.txt");
+    const mark = s.file("mark.sh", `#!/bin/sh\necho start >> "$1"\nsleep 0.3\necho end >> "$1"\n`);
+    const task = (n: number) => `  - name: t${n}\n    type: shell\n    config: { command: /bin/sh, args: ["${mark}", "${marks}"] }\n`;
+    const wide = s.workflow(`name: wide\nschedule: "* * * * * *"\ntasks:\n${task(1)}${task(2)}${task(3)}`);
+    const flaky = s.workflow(scheduled("flaky", "* * * * * *", "/bin/sh", ["-c", "exit 1"]));
+    const attempts = () =>
+      rows(s.db, `SELECT count(t.id) AS n FROM workflow_executions w JOIN task_executions t ON t.workflow_execution_id = w.id
+                  WHERE w.workflow_name = 'flaky' AND w.status = 'failed' GROUP BY w.id ORDER BY w.started_at`).map((r) => r.n);
+    const d = await startDaemon(s, [wide, flaky]);
+    try {
+      await waitFor(() => runsOf(s, "wide").filter((r) => r.status === "success").length >= 2 && attempts().length >= 1, 20_000, "runs");
+      expect(mostAtOnce(readFileSync(marks, "utf8"))).toBe(1);
+      expect(new Set(attempts())).toEqual(new Set([1]));
+
+      const otherDb = join(s.dir, "other.db");
+      writeFileSync(join(s.dir, "picoflow.toml"), config({ level: "warn", format: "pretty", retries: 1, parallel: 4, port: 9464, db: otherDb }));
+      d.proc.kill("SIGHUP");
+      const reloaded = await waitFor(() => d.lines().find((l) => l.msg === "settings reloaded"), 10_000, "settings reloaded");
+      expect(reloaded.changed).toEqual(["log_level", "log_format", "[execution] max_parallel", "[retry] default_count"]);
+      const restart = d.lines().filter((l) => l.msg === "setting changed in the config file; restart the daemon to apply it");
+      expect(restart.map((l) => [l.level, l.setting, l.in_use, l.configured])).toEqual([
+        ["warn", "db_path", "picoflow.db", otherDb],
+        ["warn", "[metrics] port", 9090, 9464],
+      ]);
+      writeFileSync(marks, "");
+
+      // Retry default: runs that start now make two attempts; still recorded in the same database.
+      await waitFor(() => attempts().includes(2), 20_000, "a run with two attempts");
+      expect(existsSync(otherDb)).toBe(false);
+      // max_parallel 4: the three tasks of `wide` run together (beside a task of `flaky`).
+      await waitFor(() => mostAtOnce(readFileSync(marks, "utf8")) >= 2, 20_000, "tasks running at once");
+      // Level warn, format pretty: failed attempts are logged, no info line is.
+      const after = d.log().slice(d.log().indexOf('"settings reloaded"'));
+      expect(after.split("\n").slice(1).join("\n")).toMatch(/^\d\d:\d\d:\d\d\.\d{3} WARN  task attempt finished workflow=flaky /m);
+      expect(after).not.toMatch(/\n\{.*"level":"info"/);
+      expect(after).not.toMatch(/ INFO  /);
+
+      // A broken config file: one line, and the settings in use stay.
+      writeFileSync(join(s.dir, "picoflow.toml"), "log_level = \n");
+      d.proc.kill("SIGHUP");
+      await waitFor(() => / ERROR config file is invalid; keeping the settings in use error=.*picoflow\.toml/.test(d.log()), 10_000, "broken config logged");
+      const n = attempts().length;
+      await waitFor(() => attempts().length > n + 1, 20_000, "more runs");
+      expect(attempts().slice(n + 1).every((a) => a === 2)).toBe(true);
+    } finally {
+      expect(await d.stop()).toBe(0);
+    }
   });
 });
 
@@ -584,13 +826,13 @@ describe("metrics and health", () => {
     }
   });
 
-  test("a port that cannot be bound stops the start with exit 1 and a clear message", async () => {
+  test("a port that cannot be bound stops the start with exit 7 and a clear message", async () => {
     const s = sb(METRICS);
     const taken = Bun.serve({ port: 0, hostname: "127.0.0.1", fetch: () => new Response("busy") });
     try {
       const f = s.workflow(scheduled("x", "* * * * * *", "/bin/true"));
       const r = await cli(s, ["daemon", "start", f], { PICOFLOW_METRICS_PORT: String(taken.port) });
-      expect(r.code).toBe(1);
+      expect(r.code).toBe(7);
       expect(r.stderr).toContain(`picoflow: cannot serve metrics on 127.0.0.1:${taken.port}: address already in use`);
       expect(r.stderr).toContain("(check [metrics] port and bind_address, or set enabled = false)");
       expect(existsSync(join(s.dir, "picoflow.pid"))).toBe(false);
@@ -616,7 +858,7 @@ describe("examples", () => {
     const bin = s.file("picoflow", "#!/bin/sh\n");
     require("node:fs").chmodSync(bin, 0o755);
     const unit = readFileSync(join(import.meta.dir, "../examples/picoflow.service"), "utf8");
-    expect(unit).toContain("ExecStart=/usr/local/bin/picoflow daemon start /etc/picoflow/workflows/*.yaml\n");
+    expect(unit).toContain("ExecStart=/usr/local/bin/picoflow --config /etc/picoflow/config.toml daemon start /etc/picoflow/workflows\n");
     expect(unit).toContain("ExecReload=/bin/kill -HUP $MAINPID\n");
     expect(unit).toMatch(/^User=picoflow$/m);
     expect(unit).toMatch(/^Restart=on-failure$/m);

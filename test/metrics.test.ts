@@ -146,9 +146,16 @@ describe("metrics module and server (the daemon's API)", () => {
       metrics.setNextRun("nightly", new Date("2030-01-01T02:00:00Z"));
       metrics.setNextRun("hourly", new Date("2030-01-01T03:00:00Z"));
       metrics.setNextRun("hourly", null);
+      const before = await metrics.render();
+      metrics.setLoadErrors(3);
+      metrics.setLoadErrors(2);
 
       const url = `http://127.0.0.1:${server.port}`;
       const text = await (await fetch(`${url}/metrics`)).text();
+      // The daemon's gauge of files that failed its last load; absent until set (`run` loads no files of its own).
+      expect(before).not.toContain("picoflow_workflow_load_errors");
+      expect(sample(text, "picoflow_workflow_load_errors")).toBe(2);
+      expect(text).toContain("# TYPE picoflow_workflow_load_errors gauge");
       expect(sample(text, 'picoflow_workflow_executions_total{workflow="nightly",status="success"}')).toBe(1);
       expect(sample(text, 'picoflow_workflow_duration_seconds_bucket{le="60",workflow="nightly"}')).toBe(1);
       expect(sample(text, 'picoflow_workflow_duration_seconds_bucket{le="30",workflow="nightly"}')).toBe(0);

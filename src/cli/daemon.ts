@@ -5,9 +5,10 @@ import type { CAC } from "cac";
 import { unlinkSync } from "node:fs";
 import { resolve } from "node:path";
 import { runDaemon } from "../daemon/daemon.ts";
-import { defaultPidFile, pidFileState } from "../daemon/pidfile.ts";
+import { defaultPidFile, pidFileState, runningDaemons } from "../daemon/pidfile.ts";
 import { nextRunAt } from "../daemon/scheduler.ts";
-import { ConfigError, PicoflowError } from "../errors.ts";
+import type { Settings } from "../config.ts";
+import { ConfigError, nearest, PicoflowError, systemErrorText } from "../errors.ts";
 import pkg from "../../package.json" with { type: "json" };
 import { readDaemonState, type DaemonState } from "../store/daemon-state.ts";
 import { openDatabase } from "../store/db.ts";
@@ -19,6 +20,7 @@ interface DaemonFlags extends GlobalOptions {
   pidFile?: string;
   timeout?: string | number;
   format?: string;
+  strict?: boolean;
 }
 
 const ACTIONS = ["start", "stop", "status"] as const;
@@ -27,8 +29,9 @@ export function registerDaemon(cli: CAC): void {
   cli
     .command("daemon <action> [...workflow_files]", "Run scheduled workflows: daemon start FILE..., daemon stop, daemon status")
     .option("--pid-file <path>", "PID file (default: picoflow.pid next to the database)")
+    .option("--strict", "start: refuse to start if any workflow file is invalid (default: start with the valid ones)")
     .option("--timeout <seconds>", "stop: seconds to wait for the daemon to exit (default: its shutdown grace + kill grace + 15)")
-    .option("--format <format>", "status: table or json (default: table)")
+    .option("-o, --format <format>", "status: table or json (default: table)")
     .example("picoflow daemon start backup.yaml monitoring.yaml")
     .example("picoflow daemon start /etc/picoflow/workflows")
     .example("picoflow daemon status")
@@ -38,7 +41,8 @@ export function registerDaemon(cli: CAC): void {
 
 async function daemonCommand(action: string, files: string[], opts: DaemonFlags): Promise<void> {
   if (!(ACTIONS as readonly string[]).includes(action)) {
-    throw new ConfigError(`unknown daemon action '${action}' (use: daemon start FILE..., daemon stop, daemon status)`);
+    const near = nearest(action, ACTIONS);
+    throw new ConfigError(`unknown daemon action '${action}' (${near ? `did you mean '${near}'? ` : ""}use: daemon start FILE..., daemon stop, daemon status)`);
   }
   if (action !== "start" && files.length) throw new ConfigError(`daemon ${action} takes no workflow files (got '${files[0]}')`);
   if (opts.pidFile !== undefined && (typeof opts.pidFile !== "string" || opts.pidFile === "")) {
@@ -46,14 +50,15 @@ async function daemonCommand(action: string, files: string[], opts: DaemonFlags)
   }
   if (opts.format !== undefined && action !== "status") throw new ConfigError(`--format applies to 'daemon status' only`);
   if (opts.timeout !== undefined && action !== "stop") throw new ConfigError(`--timeout applies to 'daemon stop' only`);
+  if (opts.strict !== undefined && action !== "start") throw new ConfigError(`--strict applies to 'daemon start' only`);
   const ctx = createContext(opts);
   const pidFile = resolve(opts.pidFile ?? defaultPidFile(ctx.settings.dbPath));
-  if (action === "start") return start(ctx, files, pidFile);
+  if (action === "start") return start(ctx, files, pidFile, opts);
   if (action === "stop") return stop(ctx, pidFile, opts.timeout);
   return status(ctx, pidFile, opts.format);
 }
 
-async function start(ctx: CliContext, files: string[], pidFile: string): Promise<void> {
+async function start(ctx: CliContext, files: string[], pidFile: string, opts: DaemonFlags): Promise<void> {
   if (!files.length) throw new ConfigError("daemon start needs at least one workflow file, directory or pattern");
   const code = await runDaemon({
     args: files,
@@ -61,7 +66,14 @@ async function start(ctx: CliContext, files: string[], pidFile: string): Promise
     settings: ctx.settings,
     log: ctx.log,
     env: ctx.env,
-    loadOptions: loadOptions(ctx),
+    loadOptionsFor: (settings: Settings) => loadOptions({ ...ctx, settings }),
+    // Settings and logger resolved again as at start (same flags and environment): on SIGHUP,
+    // only the config file can have changed.
+    reloadConfig: () => {
+      const fresh = createContext(opts);
+      return { settings: fresh.settings, log: fresh.log };
+    },
+    strict: Boolean(opts.strict),
     pidFile,
     version: pkg.version,
   });
@@ -77,7 +89,7 @@ async function stop(ctx: CliContext, pidFile: string, timeoutOpt: string | numbe
     timeout = n;
   }
   const st = pidFileState(pidFile);
-  if (st.state === "missing") throw new PicoflowError(`no daemon is running (no PID file at ${pidFile})`, 1);
+  if (st.state === "missing") throw new PicoflowError(`no daemon is using the PID file ${pidFile} (no such file); ${elsewhere(ctx)}`, 1);
   if (st.state === "stale") {
     try {
       unlinkSync(pidFile);
@@ -90,7 +102,7 @@ async function stop(ctx: CliContext, pidFile: string, timeoutOpt: string | numbe
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ESRCH") throw new PicoflowError(`no daemon is running (process ${st.pid} is gone)`, 1);
     if (code === "EPERM") throw new PicoflowError(`cannot signal the daemon (pid ${st.pid}): permission denied; run as its user`, 1);
-    throw new PicoflowError(`cannot signal the daemon (pid ${st.pid}): ${code ?? (err as Error).message}`, 1);
+    throw new PicoflowError(`cannot signal the daemon (pid ${st.pid}): ${systemErrorText(err)}`, 1);
   }
   ctx.log.info("sent SIGTERM to the daemon", { pid: st.pid, timeout_seconds: timeout });
   const t0 = Date.now();
@@ -106,15 +118,38 @@ async function stop(ctx: CliContext, pidFile: string, timeoutOpt: string | numbe
   ctx.out(`Daemon stopped (pid ${st.pid}) after ${formatDuration((Date.now() - t0) / 1000)}\n`);
 }
 
+/**
+ * Where else to look, when there is no PID file where this command looked. Usually `daemon
+ * stop` or `status` was run from another directory: another config file (or none), so
+ * another database, and the PID file is looked for beside the database.
+ */
+function elsewhere(ctx: CliContext): string {
+  const how = "--db-path, --pid-file, or db_path in the config file";
+  const others = runningDaemons();
+  if (others.length) {
+    const list = others.map((d) => `pid ${d.pid}${d.dbPath ? ` (database ${d.dbPath})` : ""}`).join(", ");
+    const which = others.length === 1 ? "a picoflow daemon of yours is running" : "picoflow daemons of yours are running";
+    return `but ${which}: ${list}; point at it with ${how}`;
+  }
+  const config = ctx.settings.configFile ? `the config file ${ctx.settings.configFile}` : "no config file (none found)";
+  return (
+    `a daemon started with another database has its PID file next to that database: point at it with ${how} ` +
+    `(this command used the database ${resolve(ctx.settings.dbPath)} and ${config})`
+  );
+}
+
 interface StatusReport {
   status: "running" | "stopped";
   pid: number | null;
   pid_file: string;
   note?: string;
+  /** For a missing PID file: where else the daemon may be, and how to point at it. */
+  hint?: string;
   started_at?: string;
   uptime_seconds?: number;
   rss_bytes?: number | null;
-  heartbeat_at?: string;
+  /** When the daemon last wrote its state: it does at every change (run start and end, reload). */
+  updated_at?: string;
   version?: string;
   metrics_url?: string | null;
   workflows?: {
@@ -126,6 +161,8 @@ interface StatusReport {
     running: boolean;
     error: string | null;
   }[];
+  /** Workflow files that failed the daemon's last load; `workflow`: whose last good version is kept. */
+  invalid_files?: { file: string; workflow: string | null; problems: string[] }[];
 }
 
 function status(ctx: CliContext, pidFile: string, format: string | undefined): void {
@@ -140,7 +177,7 @@ function status(ctx: CliContext, pidFile: string, format: string | undefined): v
 
 function buildStatus(ctx: CliContext, pidFile: string): StatusReport {
   const st = pidFileState(pidFile);
-  if (st.state === "missing") return { status: "stopped", pid: null, pid_file: pidFile, note: "no PID file" };
+  if (st.state === "missing") return { status: "stopped", pid: null, pid_file: pidFile, note: "no PID file", hint: elsewhere(ctx) };
   if (st.state === "stale") return { status: "stopped", pid: st.pid, pid_file: pidFile, note: `stale PID file: ${st.why}` };
   let state: DaemonState | null = null;
   let note: string | undefined;
@@ -173,9 +210,9 @@ function buildStatus(ctx: CliContext, pidFile: string): StatusReport {
     pid_file: pidFile,
     started_at: state.startedAt,
     uptime_seconds: Math.max(0, Math.round((now.getTime() - started.getTime()) / 1000)),
-    // Live from /proc when we may read it; else what the daemon reported at its last heartbeat.
+    // Live from /proc when we may read it; else what the daemon reported at its last write.
     rss_bytes: residentBytes(st.pid) ?? state.rssBytes,
-    heartbeat_at: state.heartbeatAt,
+    updated_at: state.heartbeatAt,
     version: state.version,
     metrics_url: state.metricsUrl,
     workflows: state.workflows.map((w) => ({
@@ -187,12 +224,14 @@ function buildStatus(ctx: CliContext, pidFile: string): StatusReport {
       running: w.running,
       error: w.error,
     })),
+    invalid_files: (state.invalidFiles ?? []).map((f) => ({ file: f.file, workflow: f.workflow, problems: f.problems })),
   };
 }
 
 /**
- * The daemon writes its next trigger times at each heartbeat; one that has passed since has
- * fired, so the following trigger of the same schedule (the daemon's schedule) is shown.
+ * The daemon writes a workflow's next trigger time when it fires; one that has passed has
+ * fired since (a write may have failed), so the following trigger of the same schedule (the
+ * daemon's schedule) is shown.
  */
 function currentNextRun(schedule: string | null, tz: string | null, reported: string | null, now: Date): string | null {
   if (!schedule || !reported) return reported;
@@ -220,19 +259,26 @@ function mib(bytes: number | null | undefined): string {
 
 function renderStatus(r: StatusReport): string {
   if (r.status === "stopped") {
-    return `Daemon:    stopped (${r.note})\nPID file:  ${r.pid_file}\n`;
+    return `Daemon:    stopped (${r.note})\nPID file:  ${r.pid_file}\n` + (r.hint ? `Hint:      ${r.hint}\n` : "");
   }
   let s = `Daemon:    running\nPID:       ${r.pid}\nPID file:  ${r.pid_file}\n`;
   if (!r.workflows) return s + `Memory:    ${mib(r.rss_bytes)} resident\nNote:      ${r.note}\n`;
   s += `Started:   ${localTime(r.started_at)} (up ${formatUptime(r.uptime_seconds ?? 0)})\n`;
   s += `Memory:    ${mib(r.rss_bytes)} resident\n`;
   s += `Version:   ${r.version}\n`;
-  s += `Heartbeat: ${localTime(r.heartbeat_at)}\n`;
+  s += `Updated:   ${localTime(r.updated_at)}\n`;
   if (r.metrics_url) s += `Metrics:   ${r.metrics_url}\n`;
   const scheduled = r.workflows.filter((w) => w.schedule).length;
-  s += `Workflows: ${r.workflows.length} loaded, ${scheduled} scheduled\n`;
-  if (!r.workflows.length) return s;
-  const rows = r.workflows.map((w) => [
+  const invalid = r.invalid_files ?? [];
+  const bad = invalid.length ? `, ${invalid.length} invalid file${invalid.length === 1 ? "" : "s"}` : "";
+  s += `Workflows: ${r.workflows.length} loaded, ${scheduled} scheduled${bad}\n`;
+  if (r.workflows.length) s += "\n" + workflowTable(r.workflows);
+  if (invalid.length) s += "\n" + invalidFiles(invalid);
+  return s;
+}
+
+function workflowTable(workflows: NonNullable<StatusReport["workflows"]>): string {
+  const rows = workflows.map((w) => [
     w.name,
     w.schedule ?? "(none)",
     w.timezone ?? "local",
@@ -240,5 +286,15 @@ function renderStatus(r: StatusReport): string {
     w.running ? "running" : "idle",
     w.error ? `invalid on reload, last good version kept: ${w.error.split("\n")[0]}` : w.file,
   ]);
-  return s + "\n" + table(["WORKFLOW", "SCHEDULE", "TIMEZONE", "NEXT RUN", "STATE", "FILE"], rows);
+  return table(["WORKFLOW", "SCHEDULE", "TIMEZONE", "NEXT RUN", "STATE", "FILE"], rows);
+}
+
+/** Each invalid file, what became of it, and its problems (masked by the loader, as in `validate`). */
+function invalidFiles(files: NonNullable<StatusReport["invalid_files"]>): string {
+  let s = "Invalid files (fix them, then reload with SIGHUP):\n";
+  for (const f of files) {
+    s += `  ${f.file}: ${f.workflow === null ? "not loaded" : `last good version of '${f.workflow}' still scheduled`}\n`;
+    for (const p of f.problems) s += `    ${p}\n`;
+  }
+  return s;
 }

@@ -1,19 +1,26 @@
 // The daemon: loads workflow files, triggers scheduled runs (one at a time per workflow),
-// bounds tasks across all runs with one Limiter, keeps its state row current for `daemon
-// status`, serves /metrics and /healthz, applies log retention, reloads on SIGHUP and stops
-// gracefully on SIGTERM/SIGINT. Runs in the foreground (systemd Type=simple).
+// bounds tasks across all runs with one Limiter, writes its state row for `daemon status`
+// whenever that state changes (and never while idle), serves /metrics and /healthz, applies
+// log retention, reloads workflow files and the config file on SIGHUP and stops gracefully
+// on SIGTERM/SIGINT. Runs in the foreground (systemd Type=simple).
 
-import { existsSync } from "node:fs";
 import { RunEvents } from "../engine/events.ts";
-import { Limiter } from "../engine/limiter.ts";
+import { DEFAULT_MAX_PARALLEL, Limiter } from "../engine/limiter.ts";
 import { OUTPUT_LIMIT, runWorkflow } from "../engine/runner.ts";
 import type { Settings } from "../config.ts";
-import { DatabaseError, IoError, messageOf, PicoflowError, ValidationError } from "../errors.ts";
+import { DatabaseError, messageOf, NetworkError } from "../errors.ts";
 import { executors } from "../executors/index.ts";
 import type { StopReason } from "../executors/types.ts";
 import type { Logger } from "../log.ts";
+import type { LoadOptions } from "../workflow/load.ts";
 import type { Metrics } from "../metrics.ts";
-import { clearDaemonState, recordSkippedRun, writeDaemonState, type DaemonWorkflowState } from "../store/daemon-state.ts";
+import {
+  clearDaemonState,
+  recordSkippedRun,
+  writeDaemonState,
+  type DaemonInvalidFile,
+  type DaemonWorkflowState,
+} from "../store/daemon-state.ts";
 import { openDatabase, type Database } from "../store/db.ts";
 import { closeFailedRecording, recoverOrphans, SqliteRecorder, type Owner } from "../store/recorder.ts";
 import { abandonDatabase } from "../store/abandon.ts";
@@ -21,16 +28,17 @@ import { applyRetention } from "../store/retention.ts";
 import { isProcessAlive, residentBytes, selfIdentity } from "../sys/proc.ts";
 import { stopLeftovers } from "../sys/process.ts";
 import { onSignals, STRAY_SIGNALS, type SignalName } from "../sys/signals.ts";
-import { loadWorkflow, type LoadOptions } from "../workflow/load.ts";
 import type { Workflow } from "../workflow/types.ts";
 import { DatabaseGuard } from "./db-guard.ts";
+import { applicableSettings, compareSettings, switchableLogger } from "./live-settings.ts";
 import { OwedRuns } from "./owed-runs.ts";
 import { acquirePidFile, type PidFileHandle } from "./pidfile.ts";
 import { compileSchedule, planTick, type Schedule } from "./scheduler.ts";
 import { expandArguments } from "./sources.ts";
+import { loadFiles, startRefusal, type InvalidFile } from "./workflow-files.ts";
 
-/** The daemon's global max_parallel when [execution] max_parallel is not set (the spec's default). */
-export const DEFAULT_DAEMON_MAX_PARALLEL = 4;
+/** The daemon's global max_parallel when [execution] max_parallel is not set: the same default as `run`'s. */
+export const DEFAULT_DAEMON_MAX_PARALLEL = DEFAULT_MAX_PARALLEL;
 
 /** How often the daemon looks whether log retention is due. */
 const CLEANUP_CHECK_MS = 60_000;
@@ -42,7 +50,15 @@ export interface DaemonOptions {
   settings: Settings;
   log: Logger;
   env: Record<string, string | undefined>;
-  loadOptions: LoadOptions;
+  /** How workflow files are loaded under these settings (their retry and timeout defaults). */
+  loadOptionsFor: (s: Settings) => LoadOptions;
+  /**
+   * Read the config file again (SIGHUP) as at start: the settings, and a logger for their
+   * level and format. Throws a ConfigError when the file is broken.
+   */
+  reloadConfig: () => { settings: Settings; log: Logger };
+  /** Refuse to start when any workflow file is invalid (else only when none is valid). */
+  strict: boolean;
   pidFile: string;
   version: string;
 }
@@ -67,33 +83,30 @@ interface Running {
 /** Why the daemon stops: a signal, or its database file deleted or replaced under it. */
 type StopCause = { kind: "signal"; sig: SignalName } | { kind: "database"; problem: string };
 
-/** Load every file given at start; any problem stops the start (exit 2 or 5) before anything runs. */
-function loadAtStart(args: string[], cwd: string, opts: LoadOptions, log: Logger): Map<string, Entry> {
-  const exp = expandArguments(args, cwd);
+/**
+ * Load every file given at start. Invalid files are left out (the daemon logs and reports
+ * them); the start is refused before anything runs (exit 2, or 5 for unreadable files) when
+ * no file is valid, or with --strict when any file is invalid.
+ */
+function loadAtStart(o: DaemonOptions, log: Logger): { entries: Map<string, Entry>; invalid: InvalidFile[] } {
+  const exp = expandArguments(o.args, o.cwd);
   for (const a of exp.empty) log.warn("no workflow files match", { argument: a });
-  const problems: string[] = [];
-  let ioError: IoError | undefined;
+  const outcomes = loadFiles(exp.files, o.loadOptionsFor(o.settings), new Map());
+  const refusal = startRefusal(outcomes, o.strict);
+  if (refusal) throw refusal;
   const entries = new Map<string, Entry>();
-  const byName = new Map<string, string>();
-  for (const file of exp.files) {
-    try {
-      const wf = loadWorkflow(file, opts);
-      const other = byName.get(wf.name);
-      if (other) {
-        problems.push(`${file}: workflow name '${wf.name}' is already used by ${other}; names must be unique`);
-        continue;
-      }
-      byName.set(wf.name, file);
-      entries.set(file, newEntry(file, wf));
-    } catch (err) {
-      if (err instanceof ValidationError) problems.push(...err.problems);
-      else if (err instanceof IoError) ioError ??= err;
-      else throw err;
-    }
+  const invalid: InvalidFile[] = [];
+  for (const x of outcomes) {
+    if (x.wf) entries.set(x.file, newEntry(x.file, x.wf));
+    else invalid.push(x);
+    if (x.wf) logWarnings(log, x.file, x.wf);
   }
-  if (problems.length) throw new ValidationError(problems);
-  if (ioError) throw ioError;
-  return entries;
+  return { entries, invalid };
+}
+
+/** The loader's warnings (an unset ${VAR}, a program not found), one log line each, at every load. */
+function logWarnings(log: Logger, file: string, wf: Workflow): void {
+  for (const w of wf.warnings ?? []) log.warn("workflow file has a warning", { workflow: wf.name, file, warning: w });
 }
 
 function newEntry(file: string, wf: Workflow): Entry {
@@ -105,8 +118,13 @@ function newEntry(file: string, wf: Workflow): Entry {
  * killed. Throws a DatabaseError (exit 6) when its database file was deleted or replaced.
  */
 export async function runDaemon(o: DaemonOptions): Promise<number> {
-  const { settings, log } = o;
-  const entries = loadAtStart(o.args, o.cwd, o.loadOptions, log);
+  // Both change on SIGHUP (the config file is read again); everything holds on to `log`.
+  let settings = o.settings;
+  const log = switchableLogger(o.log);
+  const loaded = loadAtStart(o, log);
+  const entries = loaded.entries;
+  // The files that failed the last load (start or reload), with their problems.
+  let invalid = loaded.invalid;
 
   // The database first: a wrong --db-path is reported as such, not as a PID file problem.
   const database: Database = openDatabase(settings.dbPath);
@@ -171,9 +189,14 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
 
     const recorder = new SqliteRecorder(database, owner, path);
     for (const e of entries.values()) recorder.noteWorkflow(e.wf);
-    const owed = new OwedRuns((runId, reason, endedAt, seconds) => closeFailedRecording(database, path, runId, reason, endedAt, seconds), log);
+    // Retried on a timer of its own, only while something is owed, as often as the database is checked.
+    const owed = new OwedRuns((runId, reason, endedAt, seconds) => closeFailedRecording(database, path, runId, reason, endedAt, seconds), log, {
+      everyMs: () => settings.daemon.databaseCheckSeconds * 1000,
+      mayWrite: databaseIntact,
+    });
 
-    const maxParallel = settings.execution.maxParallel ?? DEFAULT_DAEMON_MAX_PARALLEL;
+    // Changed by a reload: runs that start later use the new value, the shared slots are resized.
+    let maxParallel = settings.execution.maxParallel ?? DEFAULT_DAEMON_MAX_PARALLEL;
     const slots = new Limiter(maxParallel);
     const stopRuns = new AbortController();
     const running = new Map<string, Running>();
@@ -196,9 +219,9 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
           health: () => health(),
         });
       } catch (err) {
-        throw new PicoflowError(
+        // Exit 7, the spec's code for a network problem: a port taken (by Prometheus, say) is one.
+        throw new NetworkError(
           `cannot serve metrics on ${settings.metrics.bindAddress}:${settings.metrics.port}: ${messageOf(err)} (check [metrics] port and bind_address, or set enabled = false)`,
-          1,
         );
       }
       stopServer = () => server.stop();
@@ -218,8 +241,13 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
         error: e.error,
       }));
 
+    // Files that failed the last load; `workflow` names the last good version still scheduled.
+    const invalidStates = (): DaemonInvalidFile[] =>
+      invalid.map((x) => ({ file: x.file, problems: x.problems, workflow: entries.get(x.file)?.wf.name ?? null }));
+
     const health = () => ({
-      status: stopping ? "stopping" : "ok",
+      // Degraded: some workflow file failed to load, so something meant to run may not.
+      status: stopping ? "stopping" : invalid.length ? "degraded" : "ok",
       pid: process.pid,
       version: o.version,
       started_at: startedAt.toISOString(),
@@ -229,12 +257,19 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
       // camelCase), but no error text: /healthz may be read by anyone who can reach the port,
       // and a reload error can quote a workflow's values. Whether a file is invalid is enough.
       workflows: workflowStates().map(({ nextRun, error, ...w }) => ({ ...w, next_run: nextRun, invalid: error !== null })),
+      invalid_files: invalid.length,
     });
 
-    const publishState = () => {
+    // Set when writing the state failed: the database check retries it.
+    let stateUnsaved = false;
+    /**
+     * Write the state row. Called whenever what it holds changes (start, run start and end, a
+     * skip, a reload, stopping) and at no other time: `daemon status` is current, and an idle
+     * daemon writes nothing (every write wears an SD card).
+     */
+    const saveState = () => {
       if (!databaseIntact()) return;
-      // The heartbeat is also when runs whose recording failed are closed, once writes work again.
-      owed.settle();
+      stateUnsaved = false;
       try {
         writeDaemonState(database, path, {
           pidFile: pid.path,
@@ -246,8 +281,10 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
           version: o.version,
           metricsUrl,
           workflows: workflowStates(),
+          invalidFiles: invalidStates(),
         });
       } catch (err) {
+        stateUnsaved = true;
         log.error("cannot update daemon state", { error: messageOf(err) });
       }
     };
@@ -267,6 +304,7 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
         } catch (err) {
           log.error("cannot record skipped trigger", { workflow: wf.name, error: messageOf(err) });
         }
+        saveState(); // its next run moved on
         return;
       }
       log.info("trigger", { workflow: wf.name, scheduled_for: due.toISOString() });
@@ -275,6 +313,7 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
       const entry: Running = { startedAt: new Date(), done: Promise.resolve() };
       events.on("run:start", (ev) => (entry.runId = ev.runId));
       running.set(wf.name, entry);
+      saveState();
       entry.done = runWorkflow(wf, {
         executors,
         recorder,
@@ -297,7 +336,10 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
             if (entry.runId && lost === null) owed.add(entry.runId, err, new Date(), (Date.now() - entry.startedAt.getTime()) / 1000);
           },
         )
-        .finally(() => running.delete(wf.name));
+        .finally(() => {
+          running.delete(wf.name);
+          saveState();
+        });
     };
 
     const arm = (e: Entry) => {
@@ -341,100 +383,151 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
       next_run: e.due?.toISOString(),
     });
 
+    /** Log the files that failed the last load; count them for /metrics, /healthz and status. */
+    const reportInvalid = (files: InvalidFile[]) => {
+      invalid = files;
+      metrics?.setLoadErrors(files.length);
+      for (const x of files) {
+        const kept = entries.get(x.file);
+        const error = x.problems.join("\n");
+        if (kept) log.error("workflow file is invalid; keeping the last good version scheduled", { workflow: kept.wf.name, file: x.file, error });
+        else log.error("workflow file is invalid; not loaded", { file: x.file, error });
+      }
+    };
+
+    reportInvalid(invalid);
     for (const e of entries.values()) {
       arm(e);
       if (e.schedule) log.info("workflow scheduled", describe(e));
       else log.info("workflow loaded without a schedule; it will not run", { workflow: e.wf.name, file: e.file });
     }
 
-    const reload = () => {
+    /** Unschedule a workflow whose file is gone; a run of it that is going finishes. */
+    const unschedule = (e: Entry) => {
+      clearTimeout(e.timer);
+      entries.delete(e.file);
+      metrics?.setNextRun(e.wf.name, null);
+      log.info("workflow removed", { workflow: e.wf.name, file: e.file });
+    };
+
+    /** Schedule a valid file's workflow: a new one, or the new version of a loaded one. */
+    const adopt = (old: Entry | undefined, file: string, wf: Workflow) => {
+      try {
+        if (lost === null) recorder.noteWorkflow(wf);
+      } catch (err) {
+        log.error("cannot record workflow", { workflow: wf.name, error: messageOf(err) });
+      }
+      if (!old) {
+        const e = newEntry(file, wf);
+        entries.set(file, e);
+        arm(e);
+        log.info(e.schedule ? "workflow added" : "workflow added without a schedule; it will not run", describe(e));
+        return;
+      }
+      const scheduleChanged = old.wf.schedule !== wf.schedule || old.wf.timezone !== wf.timezone || old.wf.name !== wf.name;
+      if (old.wf.name !== wf.name) metrics?.setNextRun(old.wf.name, null);
+      old.wf = wf;
+      old.error = null;
+      if (scheduleChanged) {
+        old.schedule = wf.schedule ? compileSchedule(wf.schedule, wf.timezone) : null;
+        arm(old);
+      }
+      log.info("workflow reloaded", { ...describe(old), schedule_changed: scheduleChanged });
+    };
+
+    const reloadWorkflows = () => {
       log.info("reloading workflow files", { arguments: o.args });
       const exp = expandArguments(o.args, o.cwd);
       for (const a of exp.empty) log.warn("no workflow files match", { argument: a });
       const present = new Set(exp.files);
-      // Files no longer there (or no longer matched) are unscheduled; their running run finishes.
-      for (const [file, e] of entries) {
-        if (present.has(file)) continue;
-        clearTimeout(e.timer);
-        entries.delete(file);
-        metrics?.setNextRun(e.wf.name, null);
-        log.info("workflow removed", { workflow: e.wf.name, file });
+      // Files no longer there (or no longer matched) are unscheduled.
+      for (const e of [...entries.values()]) if (!present.has(e.file)) unschedule(e);
+      const names = new Map([...entries].map(([file, e]) => [file, e.wf.name]));
+      const failed: InvalidFile[] = [];
+      for (const x of loadFiles(exp.files, o.loadOptionsFor(settings), names)) {
+        const old = entries.get(x.file);
+        if (x.wf) {
+          logWarnings(log, x.file, x.wf);
+          adopt(old, x.file, x.wf);
+        } else if (old && x.gone) {
+          // Deleted since the listing: a removal, not a problem.
+          unschedule(old);
+        } else {
+          // Invalid: a loaded workflow keeps its last good version scheduled.
+          if (old) old.error = x.problems.join("\n");
+          failed.push(x);
+        }
       }
-      for (const file of exp.files) {
-        const old = entries.get(file);
-        let wf: Workflow;
-        try {
-          wf = loadWorkflow(file, o.loadOptions);
-        } catch (err) {
-          // A file deleted since the listing is a removal; any other problem keeps the last good version.
-          const gone = err instanceof IoError && !existsSync(file);
-          if (old && gone) {
-            clearTimeout(old.timer);
-            entries.delete(file);
-            metrics?.setNextRun(old.wf.name, null);
-            log.info("workflow removed", { workflow: old.wf.name, file });
-          } else if (old) {
-            old.error = messageOf(err);
-            log.error("workflow file is invalid; keeping the last good version scheduled", { workflow: old.wf.name, file, error: old.error });
-          } else {
-            log.error("workflow file is invalid; not loaded", { file, error: messageOf(err) });
-          }
-          continue;
-        }
-        const clash = [...entries.values()].find((x) => x.file !== file && x.wf.name === wf.name);
-        if (clash) {
-          const msg = `workflow name '${wf.name}' is already used by ${clash.file}; names must be unique`;
-          if (old) {
-            old.error = msg;
-            log.error("workflow file is invalid; keeping the last good version scheduled", { workflow: old.wf.name, file, error: msg });
-          } else {
-            log.error("workflow file is invalid; not loaded", { file, error: msg });
-          }
-          continue;
-        }
-        try {
-          if (lost === null) recorder.noteWorkflow(wf);
-        } catch (err) {
-          log.error("cannot record workflow", { workflow: wf.name, error: messageOf(err) });
-        }
-        if (!old) {
-          const e = newEntry(file, wf);
-          entries.set(file, e);
-          arm(e);
-          log.info(e.schedule ? "workflow added" : "workflow added without a schedule; it will not run", describe(e));
-          continue;
-        }
-        const scheduleChanged = old.wf.schedule !== wf.schedule || old.wf.timezone !== wf.timezone || old.wf.name !== wf.name;
-        if (old.wf.name !== wf.name) metrics?.setNextRun(old.wf.name, null);
-        old.wf = wf;
-        old.error = null;
-        if (scheduleChanged) {
-          old.schedule = wf.schedule ? compileSchedule(wf.schedule, wf.timezone) : null;
-          arm(old);
-        }
-        log.info("workflow reloaded", { ...describe(old), schedule_changed: scheduleChanged });
-      }
-      publishState();
+      reportInvalid(failed);
     };
 
-    publishState();
-    const heartbeat = setInterval(publishState, settings.daemon.heartbeatSeconds * 1000);
-    // Timers hold at most 2^31-1 ms (24.8 days; longer ones fire at once, every millisecond),
-    // and a Pi may sleep or set its clock: look at least every minute, clean when it is due.
-    // Elapsed time from the monotonic clock: setting the wall clock back must not delay it.
-    const cleanupEveryMs = settings.daemon.cleanupIntervalSeconds * 1000;
-    let cleanedAt = performance.now();
-    const cleanupTimer =
-      cleanupEveryMs <= CLEANUP_CHECK_MS
-        ? setInterval(cleanup, cleanupEveryMs)
-        : setInterval(() => {
-            if (performance.now() - cleanedAt < cleanupEveryMs) return;
-            cleanedAt = performance.now();
-            cleanup();
-          }, CLEANUP_CHECK_MS);
-    // Also checked before each run and each write; this catches it while the daemon is idle.
-    const databaseTimer = setInterval(databaseIntact, settings.daemon.databaseCheckSeconds * 1000);
-    timers.push(heartbeat, cleanupTimer, databaseTimer);
+    // Retention and the database check run on timers, re-armed when a reload changes them.
+    const armTimers = () => {
+      for (const t of timers.splice(0)) clearInterval(t);
+      // Timers hold at most 2^31-1 ms (24.8 days; longer ones fire at once, every millisecond),
+      // and a Pi may sleep or set its clock: look at least every minute, clean when it is due.
+      // Elapsed time from the monotonic clock: setting the wall clock back must not delay it.
+      const cleanupEveryMs = settings.daemon.cleanupIntervalSeconds * 1000;
+      let cleanedAt = performance.now();
+      const cleanupTimer =
+        cleanupEveryMs <= CLEANUP_CHECK_MS
+          ? setInterval(cleanup, cleanupEveryMs)
+          : setInterval(() => {
+              if (performance.now() - cleanedAt < cleanupEveryMs) return;
+              cleanedAt = performance.now();
+              cleanup();
+            }, CLEANUP_CHECK_MS);
+      // Also checked before each run and each write; this catches it while the daemon is idle.
+      // It only reads, unless a state write failed: that one is retried here.
+      const databaseTimer = setInterval(() => {
+        if (databaseIntact() && stateUnsaved) saveState();
+      }, settings.daemon.databaseCheckSeconds * 1000);
+      timers.push(cleanupTimer, databaseTimer);
+    };
+
+    /**
+     * Read the config file again, as `daemon start` did. What can change live changes now;
+     * what cannot (the database, the metrics server) is logged, one line per setting, and keeps
+     * its value until a restart. A broken file changes nothing.
+     */
+    const reloadSettings = () => {
+      let next: { settings: Settings; log: Logger };
+      try {
+        next = o.reloadConfig();
+      } catch (err) {
+        log.error("config file is invalid; keeping the settings in use", { error: messageOf(err) });
+        return;
+      }
+      const changes = compareSettings(settings, next.settings);
+      for (const r of changes.restart) {
+        log.warn("setting changed in the config file; restart the daemon to apply it", { setting: r.setting, in_use: r.running, configured: r.configured });
+      }
+      // Said with the logger in use, so a lower log level still shows that it was lowered.
+      log.info("settings reloaded", { config_file: next.settings.configFile, changed: changes.live });
+      const before = settings;
+      settings = applicableSettings(before, next.settings);
+      log.use(next.log);
+      const cap = settings.execution.maxParallel ?? DEFAULT_DAEMON_MAX_PARALLEL;
+      if (cap !== maxParallel) {
+        maxParallel = cap;
+        slots.resize(cap);
+      }
+      if (
+        before.daemon.cleanupIntervalSeconds !== settings.daemon.cleanupIntervalSeconds ||
+        before.daemon.databaseCheckSeconds !== settings.daemon.databaseCheckSeconds
+      ) {
+        armTimers();
+      }
+    };
+
+    const reload = () => {
+      reloadSettings();
+      reloadWorkflows();
+      saveState();
+    };
+
+    saveState();
+    armTimers();
 
     unsubscribe = onSignals(["SIGINT", "SIGTERM", "SIGHUP"], (sig) => {
       if (sig === "SIGHUP") {
@@ -465,6 +558,7 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
       db_path: settings.dbPath,
       workflows: entries.size,
       scheduled,
+      invalid_files: invalid.length,
       max_parallel: maxParallel,
       version: o.version,
     });
@@ -476,6 +570,7 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
     const cause = await stopped;
     for (const e of entries.values()) clearTimeout(e.timer);
     for (const t of timers) clearInterval(t);
+    owed.dispose();
     if (cause.kind === "database") {
       // What the running runs record goes to a file nobody will read again, and the restarted
       // daemon would start the same workflows beside them: stop them now.
@@ -493,7 +588,6 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
     let killed = false;
     if (running.size) {
       log.info("stopping: waiting for running workflows", { signal: sig, running: [...running.keys()], grace_seconds: grace });
-      publishState();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const expired = await Promise.race([
         waitAll().then(() => false),

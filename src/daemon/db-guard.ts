@@ -4,6 +4,7 @@
 
 import { closeSync, fstatSync, openSync, statSync } from "node:fs";
 import { resolve } from "node:path";
+import { systemErrorText } from "../errors.ts";
 import { startsWithSqliteHeader } from "../store/db.ts";
 
 export class DatabaseGuard {
@@ -32,7 +33,7 @@ export class DatabaseGuard {
     } catch (err) {
       const code = (err as NodeJS.ErrnoException).code;
       if (code === "ENOENT") return `${this.path} was deleted (or its directory removed) while the daemon was running`;
-      return `cannot check ${this.path}: ${code ?? (err as Error).message}`;
+      return `cannot check ${this.path}: ${systemErrorText(err)}`;
     }
     try {
       const st = fstatSync(fd);
@@ -42,7 +43,7 @@ export class DatabaseGuard {
       }
       return null;
     } catch (err) {
-      return `cannot check ${this.path}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+      return `cannot check ${this.path}: ${systemErrorText(err)}`;
     } finally {
       closeSync(fd);
     }

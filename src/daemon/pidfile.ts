@@ -8,8 +8,8 @@
 import { randomBytes } from "node:crypto";
 import { closeSync, constants, fstatSync, fsyncSync, linkSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import { IoError, PicoflowError } from "../errors.ts";
-import { describeUser, isProcessAlive, processArgv, processUids, runsSameProgram, selfIdentity } from "../sys/proc.ts";
+import { IoError, PicoflowError, systemErrorText } from "../errors.ts";
+import { describeUser, isProcessAlive, openPathsOf, pidsOfUser, processArgv, processUids, runsSameProgram, selfIdentity } from "../sys/proc.ts";
 
 const { O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_WRONLY } = constants;
 
@@ -52,7 +52,7 @@ export function readPidFile(path: string): PidFileContent | { pid: null; raw: st
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT") return null;
     if (code === "ELOOP") throw new PicoflowError(`PID file ${path} is a symbolic link; refusing to follow it (remove it)`, 1);
-    throw new IoError(`${path}: cannot read PID file: ${code ?? (err as Error).message}`);
+    throw new IoError(`${path}: cannot read PID file: ${systemErrorText(err)}`);
   }
   let raw: string;
   try {
@@ -63,7 +63,7 @@ export function readPidFile(path: string): PidFileContent | { pid: null; raw: st
     raw = readFileSync(fd, "utf8");
   } catch (err) {
     if (err instanceof PicoflowError) throw err;
-    throw new IoError(`${path}: cannot read PID file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new IoError(`${path}: cannot read PID file: ${systemErrorText(err)}`);
   } finally {
     closeSync(fd);
   }
@@ -117,6 +117,20 @@ export function pidFileState(path: string): PidFileState {
   return { state: "live", pid, identity };
 }
 
+/**
+ * The live PicoFlow daemons of this user (running this same program), each with the database
+ * it has open (the file whose -wal it also has open), for a `daemon stop` or `status` that
+ * found no PID file where it looked: they tell the user where to look instead.
+ */
+export function runningDaemons(): { pid: number; dbPath: string | null }[] {
+  return pidsOfUser(process.geteuid!())
+    .filter((pid) => pid !== process.pid && notOurDaemon(pid) === null && runsSameProgram(pid, "daemon"))
+    .map((pid) => {
+      const open = new Set(openPathsOf(pid));
+      return { pid, dbPath: [...open].find((p) => open.has(`${p}-wal`)) ?? null };
+    });
+}
+
 /** Remove a stale PID file, but only if it still holds what we judged stale (another starter may have replaced it). */
 function removeIfUnchanged(path: string, raw: string): void {
   try {
@@ -159,7 +173,7 @@ export function acquirePidFile(path: string): PidFileHandle {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === "ENOENT") throw new IoError(`${path}: cannot write PID file: directory ${dirname(abs)} does not exist`);
     if (code === "EACCES" || code === "EPERM" || code === "EROFS") throw new IoError(`${path}: cannot write PID file: permission denied`);
-    throw new IoError(`${path}: cannot write PID file: ${code ?? (err as Error).message}`);
+    throw new IoError(`${path}: cannot write PID file: ${systemErrorText(err)}`);
   }
   let replaced: PidFileHandle["replaced"];
   try {
@@ -169,7 +183,7 @@ export function acquirePidFile(path: string): PidFileHandle {
         break;
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== "EEXIST" || tries >= 5) {
-          throw new IoError(`${path}: cannot write PID file: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+          throw new IoError(`${path}: cannot write PID file: ${systemErrorText(err)}`);
         }
       }
       const st = pidFileState(abs);

@@ -124,6 +124,40 @@ export function processUids(pid: number): { real: number; effective: number } | 
   }
 }
 
+/** Pids of the processes running now whose real and effective uid are `uid`. */
+export function pidsOfUser(uid: number): number[] {
+  let entries: string[];
+  try {
+    entries = readdirSync("/proc");
+  } catch {
+    return [];
+  }
+  const out: number[] = [];
+  for (const d of entries) {
+    if (!/^\d+$/.test(d)) continue;
+    const uids = processUids(Number(d));
+    if (uids && uids.real === uid && uids.effective === uid) out.push(Number(d));
+  }
+  return out;
+}
+
+/** The paths of the files `pid` has open (the targets of /proc/PID/fd), or [] if unreadable. */
+export function openPathsOf(pid: number): string[] {
+  let fds: string[];
+  try {
+    fds = readdirSync(`/proc/${pid}/fd`);
+  } catch {
+    return [];
+  }
+  const out: string[] = [];
+  for (const fd of fds) {
+    try {
+      out.push(readlinkSync(`/proc/${pid}/fd/${fd}`));
+    } catch {}
+  }
+  return out;
+}
+
 /** Command-line arguments of `pid` (argv[0] first), or null if it is gone or unreadable. */
 export function processArgv(pid: number): string[] | null {
   try {
