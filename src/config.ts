@@ -4,13 +4,15 @@ import { existsSync, readFileSync, statSync } from "node:fs";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { z } from "zod";
-import { ConfigError } from "./errors.ts";
+import { ConfigError, nearest, systemErrorText } from "./errors.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./log.ts";
 
 export interface Settings {
   /** The config file that was read, if any. */
   configFile: string | null;
   dbPath: string;
+  /** Where dbPath came from, so a message about the database can say how to point elsewhere. */
+  dbPathSource: DbPathSource;
   logLevel: LogLevel;
   /** null: not chosen anywhere; the CLI picks pretty for a terminal, json otherwise. */
   logFormat: LogFormat | null;
@@ -36,16 +38,22 @@ export interface Settings {
     shutdownGraceSeconds: number;
     /** Time between retention cleanups while the daemon runs (after the one at start). */
     cleanupIntervalSeconds: number;
-    /** How often the daemon refreshes its state row (memory, next runs) for `daemon status`. */
+    /**
+     * No effect: the daemon writes its state row when it changes, not on a timer. Still read,
+     * so that config files which set it stay valid.
+     */
     heartbeatSeconds: number;
     /** How often the daemon checks that its database is still the file at its path. */
     databaseCheckSeconds: number;
   };
 }
 
+export type DbPathSource = "default" | "--db-path" | "PICOFLOW_DB_PATH" | "config file";
+
 export const DEFAULTS: Settings = {
   configFile: null,
   dbPath: "picoflow.db",
+  dbPathSource: "default",
   logLevel: "info",
   logFormat: null,
   metrics: { enabled: true, port: 9090, bindAddress: "127.0.0.1" },
@@ -56,53 +64,56 @@ export const DEFAULTS: Settings = {
   daemon: { shutdownGraceSeconds: 60, cleanupIntervalSeconds: 86400, heartbeatSeconds: 15, databaseCheckSeconds: 60 },
 };
 
-const int = (min: number, max: number) => z.number().int().min(min).max(max);
+// Each rule carries its message in our words: a user never reads zod's own text.
+const int = (min: number, max: number) => {
+  const m = `must be a whole number from ${min} to ${max}`;
+  return z.number({ error: m }).int(m).min(min, m).max(max, m);
+};
+const num = (min: number, max: number) => {
+  const m = `must be a number from ${min} to ${max}`;
+  return z.number({ error: m }).min(min, m).max(max, m);
+};
+const bool = () => z.boolean({ error: "must be true or false" });
+const text = () => z.string({ error: "must be a string in quotes" }).min(1, "must not be empty");
 const lowercase = <T extends z.ZodType>(inner: T) => z.preprocess((v) => (typeof v === "string" ? v.toLowerCase() : v), inner);
+const oneOf = <T extends string>(values: readonly [T, ...T[]]) => lowercase(z.enum(values, { error: `must be one of ${values.join(", ")}` }));
+const section = <T extends z.core.$ZodLooseShape>(shape: T) =>
+  z.strictObject(shape, { error: "must be a section: a [name] line, then its keys" }).optional();
 
 // Mirrors the spec's "Configuration File" section; unknown keys are errors so a typo is caught.
 const fileSchema = z.strictObject({
   // A NUL byte would cut the path short (and the open fails with Bun's ERR_INVALID_ARG_VALUE).
-  db_path: z.string().min(1).refine((p) => !p.includes("\0"), "must not contain a NUL byte (\\0)").optional(),
+  db_path: text().refine((p) => !p.includes("\0"), "must not contain a NUL byte (\\0)").optional(),
   // Any case, as in PICOFLOW_LOG_LEVEL and the flags ("INFO" is "info").
-  log_level: lowercase(z.enum(LOG_LEVELS)).optional(),
-  log_format: lowercase(z.enum(LOG_FORMATS)).optional(),
-  metrics: z
-    .strictObject({
-      enabled: z.boolean().optional(),
-      port: int(0, 65535).optional(),
-      bind_address: z.string().min(1).optional(),
-    })
-    .optional(),
-  retry: z
-    .strictObject({
-      default_count: int(0, 100).optional(),
-      max_backoff_seconds: z.number().min(0).max(86400).optional(),
-      backoff_multiplier: z.number().min(1).max(100).optional(),
-    })
-    .optional(),
-  timeout: z
-    .strictObject({
-      default_seconds: int(0, 86400).optional(),
-      max_seconds: int(0, 86400).optional(),
-      kill_grace_seconds: z.number().min(0).max(3600).optional(),
-    })
-    .optional(),
-  execution: z.strictObject({ max_parallel: int(1, 256).optional() }).optional(),
-  logs: z
-    .strictObject({
-      retention_days: int(0, 36500).optional(),
-      max_size_mb: int(0, 1_000_000).optional(),
-      cleanup_enabled: z.boolean().optional(),
-    })
-    .optional(),
-  daemon: z
-    .strictObject({
-      shutdown_grace_seconds: z.number().min(0).max(86400).optional(),
-      cleanup_interval_seconds: z.number().min(1).max(31_536_000).optional(),
-      heartbeat_seconds: z.number().min(1).max(3600).optional(),
-      database_check_seconds: z.number().min(1).max(60).optional(),
-    })
-    .optional(),
+  log_level: oneOf(LOG_LEVELS).optional(),
+  log_format: oneOf(LOG_FORMATS).optional(),
+  metrics: section({
+    enabled: bool().optional(),
+    port: int(0, 65535).optional(),
+    bind_address: text().optional(),
+  }),
+  retry: section({
+    default_count: int(0, 100).optional(),
+    max_backoff_seconds: num(0, 86400).optional(),
+    backoff_multiplier: num(1, 100).optional(),
+  }),
+  timeout: section({
+    default_seconds: int(0, 86400).optional(),
+    max_seconds: int(0, 86400).optional(),
+    kill_grace_seconds: num(0, 3600).optional(),
+  }),
+  execution: section({ max_parallel: int(1, 256).optional() }),
+  logs: section({
+    retention_days: int(0, 36500).optional(),
+    max_size_mb: int(0, 1_000_000).optional(),
+    cleanup_enabled: bool().optional(),
+  }),
+  daemon: section({
+    shutdown_grace_seconds: num(0, 86400).optional(),
+    cleanup_interval_seconds: num(1, 31_536_000).optional(),
+    heartbeat_seconds: num(1, 3600).optional(),
+    database_check_seconds: num(1, 60).optional(),
+  }),
 });
 
 type FileConfig = z.infer<typeof fileSchema>;
@@ -194,28 +205,114 @@ function readConfigFile(path: string): FileConfig {
     bytes = readFileSync(path);
   } catch (err) {
     if (err instanceof ConfigError) throw err;
-    throw new ConfigError(`${path}: cannot read config file: ${(err as NodeJS.ErrnoException).code ?? err}`);
+    throw new ConfigError(`${path}: cannot read config file: ${systemErrorText(err)}`);
   }
   const text = decodeConfig(path, bytes);
+  const keys = keyLines(text);
   let raw: unknown;
   try {
     raw = Bun.TOML.parse(text);
   } catch (err) {
     const line = tomlErrorLine(text);
-    throw new ConfigError(`${path}${line ? `:${line}` : ""}: invalid TOML: ${tomlMessage(err)}`);
+    const key = line === null ? undefined : keys.find((k) => k.line === line)?.key;
+    throw new ConfigError(`${path}${line ? `:${line}` : ""}: ${key ? `${key}: ` : ""}invalid TOML: ${tomlMessage(err)}`);
   }
   const parsed = fileSchema.safeParse(raw);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    let key = issue.path.join(".");
-    let message = issue.message;
-    if (issue.code === "unrecognized_keys") {
-      key = [...issue.path, issue.keys[0]].join(".");
-      message = "unknown key";
-    }
-    throw new ConfigError(`${path}: ${key || "(top level)"}: ${message}`);
-  }
+  if (!parsed.success) throw new ConfigError(configProblems(path, parsed.error, raw, keys).join("\n"));
   return parsed.data;
+}
+
+interface KeyLine {
+  /** Dotted, as in messages: "metrics.port", or "metrics" for a [metrics] header. */
+  key: string;
+  line: number;
+}
+
+/**
+ * The line of each table header and key in the file (Bun.TOML gives values, no positions).
+ * A plain line scan, enough for config files: headers, `key = value`, dotted and quoted keys.
+ */
+function keyLines(text: string): KeyLine[] {
+  const part = String.raw`(?:[A-Za-z0-9_-]+|"[^"]*"|'[^']*')`;
+  const dotted = String.raw`${part}(?:\s*\.\s*${part})*`;
+  const header = new RegExp(String.raw`^\[\[?\s*(${dotted})\s*\]`);
+  const assign = new RegExp(String.raw`^(${dotted})\s*=`);
+  const split = (k: string) => [...k.matchAll(new RegExp(part, "g"))].map((m) => m[0].replace(/^["']|["']$/g, ""));
+  const out: KeyLine[] = [];
+  let table: string[] = [];
+  text.split("\n").forEach((raw, i) => {
+    const line = raw.trim();
+    const h = header.exec(line);
+    if (h) {
+      table = split(h[1]!);
+      out.push({ key: table.join("."), line: i + 1 });
+      return;
+    }
+    const a = assign.exec(line);
+    if (a) out.push({ key: [...table, ...split(a[1]!)].join("."), line: i + 1 });
+  });
+  return out;
+}
+
+/** Each problem as `FILE:LINE: key: message` (the line of the key, or of its section), in file order. */
+function configProblems(path: string, error: z.ZodError, raw: unknown, keys: KeyLine[]): string[] {
+  const found: { line: number | null; text: string }[] = [];
+  const seen = new Set<string>();
+  const at = (p: PropertyKey[], message: string) => {
+    const key = p.map(String).join(".");
+    if (seen.has(key)) return; // one value can break two rules (1e20: not whole, too big)
+    seen.add(key);
+    let line: number | null = null;
+    for (let n = p.length; n > 0 && line === null; n--) {
+      const k = p.slice(0, n).map(String).join(".");
+      line = keys.find((e) => e.key === k)?.line ?? null;
+    }
+    found.push({ line, text: `${path}${line === null ? "" : `:${line}`}: ${key || "(top level)"}: ${message}` });
+  };
+  for (const issue of error.issues) {
+    if (issue.code === "unrecognized_keys") {
+      for (const k of issue.keys) at([...issue.path, k], unknownKeyMessage(issue.path, k, raw));
+    } else {
+      const value = valueAt(raw, issue.path);
+      at(issue.path, value === "" ? issue.message : `${issue.message}${got(value)}`);
+    }
+  }
+  return found.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)).map((f) => f.text);
+}
+
+/** "unknown key (did you mean 'backoff_multiplier'?)"; a whole table is an unknown section. */
+function unknownKeyMessage(parent: PropertyKey[], key: string, raw: unknown): string {
+  const value = valueAt(raw, [...parent, key]);
+  const isSection = parent.length === 0 && value !== null && typeof value === "object" && !Array.isArray(value);
+  const shape = (parent.length === 0 ? fileSchema.shape : sectionShape(String(parent[0]))) ?? {};
+  const known = Object.keys(shape).filter((k) => !isSection || sectionShape(k) !== null);
+  const hint = nearest(key, known);
+  const quote = (k: string) => (isSection ? `[${k}]` : `'${k}'`);
+  return `${isSection ? "unknown section" : "unknown key"}${hint ? ` (did you mean ${quote(hint)}?)` : ""}`;
+}
+
+/** The keys a section ([metrics], ...) may hold; null for a top-level key that is not a section. */
+function sectionShape(name: string): Record<string, unknown> | null {
+  const field = (fileSchema.shape as Record<string, z.ZodType>)[name];
+  const inner = field instanceof z.ZodOptional ? field.unwrap() : field;
+  return inner instanceof z.ZodObject ? (inner.shape as Record<string, unknown>) : null;
+}
+
+function valueAt(raw: unknown, path: PropertyKey[]): unknown {
+  let v = raw;
+  for (const p of path) v = v !== null && typeof v === "object" ? (v as Record<PropertyKey, unknown>)[p] : undefined;
+  return v;
+}
+
+/** " (got "9090")": the value as the file wrote it, cut short if long. */
+function got(value: unknown): string {
+  if (value === undefined) return "";
+  let shown: string;
+  if (Array.isArray(value)) shown = "a list";
+  else if (value instanceof Date) shown = "a date";
+  else if (value !== null && typeof value === "object") shown = "a section";
+  else shown = typeof value === "string" ? JSON.stringify(value) : String(value);
+  return ` (got ${shown.length > 40 ? `${shown.slice(0, 39)}…` : shown})`;
 }
 
 function pickEnum<T extends string>(value: string, allowed: readonly T[], what: string): T {
@@ -234,10 +331,12 @@ function envPort(value: string): number {
 export function resolveSettings({ flags, env, cwd, home }: ResolveInput): Settings {
   const s: Settings = structuredClone(DEFAULTS);
 
+  if (flags.config === "") throw new ConfigError("--config: must not be empty");
   const explicit = flags.config ?? (env.PICOFLOW_CONFIG || undefined);
   let file: string | undefined;
   if (explicit !== undefined) {
-    if (!existsSync(explicit)) throw new ConfigError(`${explicit}: config file not found`);
+    const named = flags.config !== undefined ? "--config" : "PICOFLOW_CONFIG";
+    if (!existsSync(explicit)) throw new ConfigError(`${explicit}: config file not found (named by ${named})`);
     file = explicit;
   } else {
     file = configSearchPath(cwd, home).find((p) => existsSync(p));
@@ -245,7 +344,7 @@ export function resolveSettings({ flags, env, cwd, home }: ResolveInput): Settin
   if (file) {
     const c = readConfigFile(file);
     s.configFile = file;
-    if (c.db_path !== undefined) s.dbPath = c.db_path;
+    if (c.db_path !== undefined) [s.dbPath, s.dbPathSource] = [c.db_path, "config file"];
     if (c.log_level !== undefined) s.logLevel = c.log_level;
     if (c.log_format !== undefined) s.logFormat = c.log_format;
     Object.assign(s.metrics, strip({ enabled: c.metrics?.enabled, port: c.metrics?.port, bindAddress: c.metrics?.bind_address }));
@@ -285,18 +384,33 @@ export function resolveSettings({ flags, env, cwd, home }: ResolveInput): Settin
     );
   }
 
-  if (env.PICOFLOW_DB_PATH) s.dbPath = env.PICOFLOW_DB_PATH;
+  if (env.PICOFLOW_DB_PATH) [s.dbPath, s.dbPathSource] = [env.PICOFLOW_DB_PATH, "PICOFLOW_DB_PATH"];
   if (env.PICOFLOW_LOG_LEVEL) s.logLevel = pickEnum(env.PICOFLOW_LOG_LEVEL, LOG_LEVELS, "PICOFLOW_LOG_LEVEL");
   if (env.PICOFLOW_LOG_FORMAT) s.logFormat = pickEnum(env.PICOFLOW_LOG_FORMAT, LOG_FORMATS, "PICOFLOW_LOG_FORMAT");
   if (env.PICOFLOW_METRICS_PORT) s.metrics.port = envPort(env.PICOFLOW_METRICS_PORT);
 
   if (flags.dbPath !== undefined) {
     if (flags.dbPath === "") throw new ConfigError("--db-path: must not be empty");
-    s.dbPath = flags.dbPath;
+    [s.dbPath, s.dbPathSource] = [flags.dbPath, "--db-path"];
   }
   if (flags.logLevel !== undefined) s.logLevel = pickEnum(flags.logLevel, LOG_LEVELS, "--log-level");
   if (flags.logFormat !== undefined) s.logFormat = pickEnum(flags.logFormat, LOG_FORMATS, "--log-format");
   return s;
+}
+
+/**
+ * The database path and where it came from, for messages about it: "picoflow.db (the default;
+ * set --db-path, PICOFLOW_DB_PATH or db_path in a config file)", "/x.db (from --db-path)".
+ */
+export function describeDbPath(s: Pick<Settings, "dbPath" | "dbPathSource" | "configFile">): string {
+  switch (s.dbPathSource) {
+    case "default":
+      return `${s.dbPath} (the default; set --db-path, PICOFLOW_DB_PATH or db_path in a config file)`;
+    case "config file":
+      return `${s.dbPath} (db_path in ${s.configFile})`;
+    default:
+      return `${s.dbPath} (from ${s.dbPathSource})`;
+  }
 }
 
 function strip<T extends object>(o: T): Partial<T> {

@@ -2,7 +2,7 @@
 
 import { afterAll, describe, expect, test } from "bun:test";
 import { mkdirSync, readdirSync, writeFileSync } from "node:fs";
-import { DEFAULTS, resolveSettings } from "../src/config.ts";
+import { DEFAULTS, describeDbPath, resolveSettings } from "../src/config.ts";
 import { ConfigError } from "../src/errors.ts";
 import { cli, sandbox } from "./helpers.ts";
 
@@ -48,17 +48,21 @@ describe("resolveSettings", () => {
     expect(() => resolve({ config: `${sb.dir}/missing.toml` })).toThrow(`${sb.dir}/missing.toml: config file not found`);
   });
 
+  // Each problem reads like a workflow error: FILE:LINE: key: message, in PicoFlow's words
+  // (never zod's "Invalid input: expected number, received string"), with "did you mean".
   const bad: [string, string, string][] = [
-    ["an unknown key", `[retry]\nmax_backof = 3\n`, "retry.max_backof: unknown key"],
-    ["an unknown section", `[retries]\ncount = 3\n`, "retries: unknown key"],
-    ["a wrong type", `[metrics]\nport = "9090"\n`, "metrics.port: Invalid input: expected number, received string"],
-    ["an out-of-range value", `[execution]\nmax_parallel = 0\n`, "execution.max_parallel: Too small: expected number to be >=1"],
-    ["a bad log level", `log_level = "loud"\n`, "log_level: Invalid option: expected one of \"error\"|\"warn\"|\"info\"|\"debug\"|\"trace\""],
-    ["broken TOML", `db_path = "x.db"\n[metrics]\nport = \n`, "picoflow.toml:3: invalid TOML: Missing value after '='"],
-    ["an unclosed array after a closed multi-line one", `a = [\n  1,\n]\nb = 2\nc = [1,\n`, "picoflow.toml:5: invalid TOML: "],
+    ["an unknown key", `[retry]\nmax_backof = 3\n`, "2: retry.max_backof: unknown key (did you mean 'max_backoff_seconds'?)"],
+    ["an unknown section", `# retries\n[retries]\ncount = 3\n`, "2: retries: unknown section (did you mean [retry]?)"],
+    ["a wrong type", `[metrics]\nport = "9090"\n`, `2: metrics.port: must be a whole number from 0 to 65535 (got "9090")`],
+    ["an out-of-range value", `[execution]\n\nmax_parallel = 0\n`, "3: execution.max_parallel: must be a whole number from 1 to 256 (got 0)"],
+    ["a bad log level", `db_path = "x.db"\nlog_level = "loud"\n`, `2: log_level: must be one of error, warn, info, debug, trace (got "loud")`],
+    ["a value where a section belongs", `metrics = 9090\n`, "1: metrics: must be a section: a [name] line, then its keys (got 9090)"],
+    ["a key in an inline table", `metrics = { enabled = "yes" }\n`, `1: metrics.enabled: must be true or false (got "yes")`],
+    ["broken TOML", `db_path = "x.db"\n[metrics]\nport = \n`, "3: metrics.port: invalid TOML: Missing value after '='"],
+    ["an unclosed array after a closed multi-line one", `a = [\n  1,\n]\nb = 2\nc = [1,\n`, "5: c: invalid TOML: "],
   ];
   for (const [name, text, message] of bad) {
-    test(`${name} in the config file is a config error naming file and key`, () => {
+    test(`${name} in the config file is a config error: FILE:LINE: key: message`, () => {
       writeFileSync(`${cwd}/picoflow.toml`, text);
       let err: unknown;
       try {
@@ -68,11 +72,31 @@ describe("resolveSettings", () => {
       }
       expect(err).toBeInstanceOf(ConfigError);
       expect((err as ConfigError).exitCode).toBe(4);
-      // FILE: or, for a TOML syntax error, FILE:LINE:
-      expect((err as Error).message).toMatch(new RegExp(`^${cwd}/picoflow\\.toml(:\\d+)?: `));
-      expect((err as Error).message).toContain(message);
+      expect((err as Error).message).toStartWith(`${cwd}/picoflow.toml:${message}`);
     });
   }
+
+  test("every problem of the file at once, one line each, in file order", () => {
+    writeFileSync(`${cwd}/picoflow.toml`, `log_levl = "info"\n[metrics]\nport = -1\nbind_adress = "0.0.0.0"\n[deamon]\nx = 1\n`);
+    const f = `${cwd}/picoflow.toml`;
+    expect(() => resolve()).toThrow(
+      [
+        `${f}:1: log_levl: unknown key (did you mean 'log_level'?)`,
+        `${f}:3: metrics.port: must be a whole number from 0 to 65535 (got -1)`,
+        `${f}:4: metrics.bind_adress: unknown key (did you mean 'bind_address'?)`,
+        `${f}:5: deamon: unknown section (did you mean [daemon]?)`,
+      ].join("\n"),
+    );
+  });
+
+  test("the settings say where the database path came from", () => {
+    writeFileSync(`${cwd}/picoflow.toml`, "");
+    expect(describeDbPath(resolve())).toBe("picoflow.db (the default; set --db-path, PICOFLOW_DB_PATH or db_path in a config file)");
+    writeFileSync(`${cwd}/picoflow.toml`, `db_path = "/from/file.db"\n`);
+    expect(describeDbPath(resolve())).toBe(`/from/file.db (db_path in ${cwd}/picoflow.toml)`);
+    expect(describeDbPath(resolve({}, { PICOFLOW_DB_PATH: "/from/env.db" }))).toBe("/from/env.db (from PICOFLOW_DB_PATH)");
+    expect(describeDbPath(resolve({ dbPath: "007" }, { PICOFLOW_DB_PATH: "/from/env.db" }))).toBe("007 (from --db-path)");
+  });
 
   test("log_level and log_format in the file take any case, as env and flags do", () => {
     writeFileSync(`${cwd}/picoflow.toml`, `log_level = "WARN"\nlog_format = "Pretty"\n`);
@@ -109,7 +133,7 @@ describe("db_path must be a usable path (the real CLI)", () => {
       writeFileSync(`${s.dir}/picoflow.toml`, 'db_path = "runs\\u0000.db"\n');
       const r = await cli(s, ["history"]);
       expect(r.code).toBe(4);
-      expect(r.stderr).toBe(`picoflow: ${s.dir}/picoflow.toml: db_path: must not contain a NUL byte (\\0)\n`);
+      expect(r.stderr).toBe(`picoflow: ${s.dir}/picoflow.toml:1: db_path: must not contain a NUL byte (\\0) (got "runs\\u0000.db")\n`);
     } finally {
       s.cleanup();
     }

@@ -5,7 +5,7 @@
 import { afterAll, describe, expect, test } from "bun:test";
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, truncateSync, writeFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
-import { alive, cli, picoflowCommand, pidsWith, rows, sandbox, scheduled, spawnCli, startDaemon, waitFor, type Daemon, type Sandbox } from "./helpers.ts";
+import { alive, cli, FAST_CONFIG, picoflowCommand, pidsWith, rows, sandbox, scheduled, spawnCli, startDaemon, waitFor, type Daemon, type Sandbox } from "./helpers.ts";
 
 const sandboxes: Sandbox[] = [];
 function sb(config?: string): Sandbox {
@@ -28,7 +28,8 @@ const uniqueSleep = () => `3${process.pid}${Math.floor(Math.random() * 1e6)}`;
 
 describe("kill -9 during a burst of 100 tasks", () => {
   test("at every kill point, the next command leaves no orphan, no running row, and keeps finished output", async () => {
-    const s = sb();
+    // All 100 at once: above the default [execution] max_parallel of 4.
+    const s = sb(`${FAST_CONFIG}\n[execution]\nmax_parallel = 100\n`);
     const sleep = uniqueSleep();
     const tasks: string[] = [];
     // Quick tasks first (they finish before most kill points), then plain sleeps, then tasks
@@ -262,7 +263,9 @@ describe("the database deleted or replaced under a running daemon", () => {
       expect([existsSync(`${s.db}-wal`), existsSync(`${s.db}-shm`)]).toEqual([false, false]);
       const again = await cli(s, ["daemon", "start", ticker]);
       expect({ how, code: again.code }).toEqual({ how, code: 6 });
-      expect(again.stderr).toBe("picoflow: picoflow.db: not a PicoFlow database, or the file is corrupt (file is not a database)\n");
+      expect(again.stderr).toBe(
+        "picoflow: picoflow.db (the default; set --db-path, PICOFLOW_DB_PATH or db_path in a config file): not a PicoFlow database, or the file is corrupt (file is not a database)\n",
+      );
       expect(readFileSync(s.db, "utf8")).toBe("this is not a database\n".repeat(200));
     }
   });

@@ -4,14 +4,14 @@
 
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { chmodSync, existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openDatabase } from "../src/store/db.ts";
 import { recordSkippedRun, writeDaemonState } from "../src/store/daemon-state.ts";
 import { selfIdentity } from "../src/sys/proc.ts";
 import { loadWorkflow } from "../src/workflow/load.ts";
-import { cli, FAST_CONFIG, picoflowCommand, rows, sandbox, spawnCli, waitFor, type Sandbox } from "./helpers.ts";
+import { cli, FAST_CONFIG, picoflowCommand, rows, sandbox, spawnCli, SPEC_QUERIES, waitFor, type Sandbox } from "./helpers.ts";
 
 // These spawn the real CLI (and wait for real runs): more than bun's 5 s default per test.
 setDefaultTimeout(60_000);
@@ -101,7 +101,8 @@ describe("status", () => {
     const [run] = JSON.parse(r.stdout);
     const db = rows(sb.db, "SELECT * FROM workflow_executions WHERE id = ?", mixedId)[0]!;
     for (const k of ["id", "workflow_name", "started_at", "finished_at", "status", "duration_seconds", "total_tasks", "successful_tasks", "failed_tasks", "trigger"]) {
-      expect(run[k]).toEqual(db[k]);
+      // The database stores "2026-11-26 08:17:42.123Z"; JSON shows it with the T of ISO 8601.
+      expect(run[k]).toEqual(k.endsWith("_at") ? db[k].replace(" ", "T") : db[k]);
     }
     expect(run.started_at).toMatch(ISO);
     expect(run.owner_identity).toBeUndefined();
@@ -151,7 +152,7 @@ describe("history", () => {
     const r = await cli(sb, ["history", "--format", "json", "--limit", "0"]);
     expect(r.code).toBe(0);
     const got = JSON.parse(r.stdout);
-    const want = rows(sb.db, "SELECT id, status, started_at, total_tasks, successful_tasks, failed_tasks FROM workflow_executions ORDER BY started_at DESC");
+    const want = rows(sb.db, "SELECT id, status, strftime('%Y-%m-%dT%H:%M:%fZ', started_at) AS started_at, total_tasks, successful_tasks, failed_tasks FROM workflow_executions ORDER BY started_at DESC");
     expect(got.map((g: any) => ({ id: g.id, status: g.status, started_at: g.started_at, total_tasks: g.total_tasks, successful_tasks: g.successful_tasks, failed_tasks: g.failed_tasks }))).toEqual(want);
     for (const g of got) {
       expect(g.started_at).toMatch(ISO);
@@ -358,10 +359,112 @@ describe("triggers the daemon skipped (overlap)", () => {
   });
 });
 
+describe("the detail of a skipped (overlap) trigger", () => {
+  test("reads cleanly: the reason once, in local time; no count of itself; tasks not started because of the skip", async () => {
+    const s = sandbox();
+    try {
+      const file = s.workflow(GOOD);
+      expect((await cli(s, ["run", file])).code).toBe(0);
+      const runId = rows<{ id: string }>(s.db, "SELECT id FROM workflow_executions")[0]!.id;
+      // The reason as the daemon writes it (src/daemon/daemon.ts), with its UTC time.
+      const started = new Date(Date.UTC(2026, 10, 26, 8, 17, 42, 123));
+      const db = openDatabase(s.db);
+      const wf = loadWorkflow(file, { env: {}, home: s.dir, defaultRetry: 0, defaultTimeout: 300, maxTimeout: 0 });
+      const id = recordSkippedRun(db, s.db, wf, { pid: process.pid, identity: "test" }, `skipped: previous run ${runId} started ${started.toISOString()} was still running`);
+      db.close();
+
+      // In a time zone that is not UTC (+05:30, no daylight saving): the table's times are local.
+      const r = await cli(s, ["status", "--execution-id", id], { TZ: "Asia/Kolkata" });
+      expect(r.code).toBe(0);
+      expect(r.stdout).toContain(`Status     skipped: previous run ${runId} started 2026-11-26 13:47:42 was still running\n`);
+      expect(r.stdout).not.toContain("skipped: skipped");
+      expect(r.stdout).not.toContain(started.toISOString());
+      // It is the skipped trigger: it does not count itself.
+      expect(r.stdout).not.toContain("Skipped    ");
+      expect(r.stdout).toMatch(/^a\s+skipped\s+0\s+-\s+-\s+not started: the trigger was skipped$/m);
+      expect(r.stdout).not.toContain("not started: skipped");
+      // The run it overlapped counts it once.
+      expect((await cli(s, ["status", "good"])).stdout).toContain("Skipped    1 scheduled trigger since this run started (overlap)\n");
+    } finally {
+      s.cleanup();
+    }
+  });
+});
+
+describe("tolerated failures, notes, task order", () => {
+  test("status shows a failure tolerated by continue_on_failure as tolerated, in the table and the JSON", async () => {
+    const r = await cli(sb, ["status", "good"]);
+    expect(r.stdout).toMatch(/^a\s+success\s+1\s/m);
+    expect(r.stdout).toMatch(/^b\s+failed \(tolerated\)\s+4\s+\S+\s+1\s+exited with code 1$/m);
+    const [run] = JSON.parse((await cli(sb, ["status", "good", "--format", "json"])).stdout);
+    expect(run.tasks.map((t: any) => [t.task_name, t.status, t.tolerated])).toEqual([
+      ["a", "success", false],
+      ["b", "failed", true],
+    ]);
+    // A failure that failed the run is not tolerated.
+    const [mixed] = JSON.parse((await cli(sb, ["status", "mixed", "--format", "json"])).stdout);
+    expect(mixed.tasks.find((t: any) => t.task_name === "flaky").tolerated).toBe(false);
+  });
+
+  test("the NOTE column: whole when stdout is not a terminal, cut to the terminal's width when it is", async () => {
+    const s = sandbox();
+    try {
+      const long = `/nonexistent/${"very-long-directory-name/".repeat(6)}tool`;
+      const file = s.workflow(`name: notes\ntasks:\n  - name: t\n    type: shell\n    retry: 0\n    config: { command: ${long} }\n`);
+      expect((await cli(s, ["run", file])).code).toBe(3);
+      const piped = await cli(s, ["status", "notes"]);
+      expect(piped.stdout).toContain(`command not found: ${long}\n`);
+      for (const width of [100, 140]) {
+        const p = Bun.spawn(["script", "-qec", `stty cols ${width}; ${picoflowCommand().join(" ")} status notes`, "/dev/null"], {
+          cwd: s.dir,
+          env: s.env,
+          stdin: "ignore",
+          stdout: "pipe",
+        });
+        const out = (await new Response(p.stdout).text()).replace(/\x1b\[[0-9;]*m/g, "");
+        expect(await p.exited).toBe(0);
+        const row = out.split(/\r?\n/).find((l) => l.startsWith("t "))!;
+        expect(row.length).toBe(width);
+        expect(row).toEndWith("…");
+      }
+    } finally {
+      s.cleanup();
+    }
+  });
+
+  test("stats lists tasks in the workflow's declaration order, not the order they ran", async () => {
+    const s = sandbox();
+    try {
+      // Declared last, runs first.
+      const file = s.workflow(`name: order
+tasks:
+  - name: zeta
+    type: shell
+    depends_on: [alpha]
+    config: { command: /bin/true }
+  - name: mid
+    type: shell
+    depends_on: [zeta]
+    config: { command: /bin/true }
+  - name: alpha
+    type: shell
+    config: { command: /bin/true }
+`);
+      expect((await cli(s, ["run", file])).code).toBe(0);
+      const [w] = JSON.parse((await cli(s, ["stats", "--format", "json"])).stdout);
+      expect(w.tasks.map((t: any) => t.task_name)).toEqual(["zeta", "mid", "alpha"]);
+      const table = (await cli(s, ["stats"])).stdout;
+      expect(table.split("\n").filter((l) => /^ {2}\w/.test(l) && !l.includes("TASK")).map((l) => l.trim().split(/\s+/)[0])).toEqual(["zeta", "mid", "alpha"]);
+    } finally {
+      s.cleanup();
+    }
+  });
+});
+
 describe("bad input: one line on stderr, exit 4", () => {
   const cases: [string[], string][] = [
-    [["history", "--bogus"], "Unknown option `--bogus`"],
-    [["status", "--colour"], "Unknown option `--colour`"],
+    [["history", "--bogus"], "unknown option '--bogus' for 'history'"],
+    [["status", "--colour"], "unknown option '--colour' for 'status'"],
     [["history", "--since", "2025-13-01"], "--since: '2025-13-01' is not a real date"],
     [["history", "--since", "2025-02-30"], "--since: '2025-02-30' is not a real date"],
     [["history", "--since", "yesterday"], "--since: 'yesterday' is not a date (YYYY-MM-DD)"],
@@ -371,7 +474,7 @@ describe("bad input: one line on stderr, exit 4", () => {
     [["logs", "mixed", "--tail", "-1"], "--tail: -1 is out of range"],
     [["history", "--limit", "ten"], "--limit: 'ten' is not a whole number"],
     [["history", "--limit", "2.5"], "--limit: '2.5' is not a whole number"],
-    [["history", "--limit"], "value is missing"],
+    [["history", "--limit"], "--limit: a value is required"],
     [["history", "--format", "xml"], "--format: 'xml' is not one of table, json"],
     [["workflow", "list", "--format", "yaml"], "--format: 'yaml' is not one of table, json"],
     [["history", "--status", "done"], "--status: 'done' is not one of success, failed, running, pending, skipped"],
@@ -430,14 +533,14 @@ describe("a database in a directory the reader cannot write", () => {
       if (!asReader.length) chmodSync(dir, 0o555);
       r = await read();
       expect(r.code).toBe(6);
-      expect(r.stderr).toBe(`picoflow: ${db}: cannot read it: SQLite needs to create ${db}-shm beside it, and ${dir} is not writable by this user\n`);
+      expect(r.stderr).toBe(`picoflow: ${db} (from --db-path): cannot read it: SQLite needs to create ${db}-shm beside it, and ${dir} is not writable by this user\n`);
 
       // As PicoFlow creates it (0600), another user cannot read the file at all: say that.
       if (asReader.length) {
         chmodSync(db, 0o600);
         r = await read();
         expect(r.code).toBe(6);
-        expect(r.stderr).toBe(`picoflow: ${db}: cannot read it: permission denied (run as the user that owns it)\n`);
+        expect(r.stderr).toBe(`picoflow: ${db} (from --db-path): cannot read it: permission denied (run as the user that owns it)\n`);
       }
     } finally {
       chmodSync(dir, 0o755);
@@ -446,41 +549,71 @@ describe("a database in a directory the reader cannot write", () => {
   });
 });
 
-describe("damaged or missing databases: exit 6, nothing written", () => {
-  const commands = [["status"], ["history"], ["stats"], ["workflow", "list"], ["logs", "x"]];
+describe("before the first run: no runs recorded yet, exit 0, nothing created", () => {
+  const where = "picoflow.db (the default; set --db-path, PICOFLOW_DB_PATH or db_path in a config file)";
+  const listings = [["status"], ["status", "--running-only"], ["history"], ["history", "--status", "failed"], ["stats"], ["workflow", "list"]];
 
-  test("missing database is reported, not created", async () => {
+  /** Each listing answers "no runs" (table: one line; JSON: []); a named workflow is not found (exit 5). */
+  async function expectNothingRecorded(s: Sandbox, dbPath = "picoflow.db", label = where): Promise<void> {
+    const flags = dbPath === "picoflow.db" ? [] : ["--db-path", dbPath];
+    for (const c of listings) {
+      const table = await cli(s, [...c, ...flags]);
+      expect({ c, ...table }).toEqual({ c, code: 0, stdout: `No runs recorded yet in ${label}.\n`, stderr: "" });
+      const json = await cli(s, [...c, ...flags, "--format", "json"]);
+      expect({ c, ...json }).toEqual({ c, code: 0, stdout: "[]\n", stderr: "" });
+    }
+    for (const c of [["logs", "backup"], ["logs", "backup", "--follow"], ["status", "backup"], ["history", "-w", "backup"], ["stats", "backup"]]) {
+      const r = await cli(s, [...c, ...flags]);
+      expect({ c, ...r }).toEqual({ c, code: 5, stdout: "", stderr: `picoflow: no workflow named 'backup': no runs recorded yet in ${label}\n` });
+    }
+    const r = await cli(s, ["logs", "--execution-id", "0123", ...flags]);
+    expect(r).toMatchObject({ code: 5, stderr: `picoflow: no execution with id '0123': no runs recorded yet in ${label}\n` });
+  }
+
+  test("no database file: said, not created", async () => {
     const s = sandbox();
     try {
-      for (const c of commands) {
-        const r = await cli(s, c);
-        expect(r.code).toBe(6);
-        expect(r.stderr).toBe("picoflow: picoflow.db: no database here yet (nothing has run with this --db-path)\n");
-      }
+      await expectNothingRecorded(s);
       expect(existsSync(s.db)).toBe(false);
+      await expectNothingRecorded(s, "elsewhere.db", "elsewhere.db (from --db-path)");
+      expect(existsSync(`${s.dir}/elsewhere.db`)).toBe(false);
     } finally {
       s.cleanup();
     }
   });
 
-  test("empty, corrupt and foreign files", async () => {
+  test("an empty file, and an SQLite file without tables yet: the same, untouched", async () => {
     const s = sandbox();
     try {
       writeFileSync(s.db, "");
-      let r = await cli(s, ["status"]);
-      expect(r).toMatchObject({ code: 6, stderr: "picoflow: picoflow.db: the database is empty (nothing has been recorded yet)\n" });
+      await expectNothingRecorded(s);
+      expect(readFileSync(s.db).length).toBe(0);
       // An SQLite file with no tables yet (a writer has created it and not yet migrated it).
       const fresh = new Database(s.db);
       fresh.run("PRAGMA journal_mode = WAL");
       fresh.close();
-      r = await cli(s, ["history"]);
-      expect(r).toMatchObject({ code: 6, stderr: "picoflow: picoflow.db: the database is empty (nothing has been recorded yet)\n" });
+      const before = readFileSync(s.db);
+      await expectNothingRecorded(s);
+      expect(readFileSync(s.db).equals(before)).toBe(true);
+    } finally {
+      s.cleanup();
+    }
+  });
+});
 
+describe("damaged databases: exit 6, nothing written", () => {
+  const where = "picoflow.db (the default; set --db-path, PICOFLOW_DB_PATH or db_path in a config file)";
+  const commands = [["status"], ["history"], ["stats"], ["workflow", "list"], ["logs", "x"]];
+
+  test("corrupt and foreign files", async () => {
+    const s = sandbox();
+    try {
+      let r;
       writeFileSync(s.db, Buffer.alloc(8192, 0x5a));
       for (const c of commands) {
         r = await cli(s, c);
         expect(r.code).toBe(6);
-        expect(r.stderr).toStartWith("picoflow: picoflow.db: not a PicoFlow database, or the file is corrupt");
+        expect(r.stderr).toStartWith(`picoflow: ${where}: not a PicoFlow database, or the file is corrupt`);
         expect(r.stderr.trimEnd().split("\n")).toHaveLength(1);
       }
 
@@ -488,7 +621,7 @@ describe("damaged or missing databases: exit 6, nothing written", () => {
       foreign.run("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)");
       foreign.close();
       r = await cli(s, ["history", "--db-path", "picoflow.other.db"]);
-      expect(r).toMatchObject({ code: 6, stderr: "picoflow: picoflow.other.db: not a PicoFlow database (no PicoFlow tables in it)\n" });
+      expect(r).toMatchObject({ code: 6, stderr: "picoflow: picoflow.other.db (from --db-path): not a PicoFlow database (no PicoFlow tables in it)\n" });
     } finally {
       s.cleanup();
     }
@@ -504,7 +637,7 @@ describe("damaged or missing databases: exit 6, nothing written", () => {
       writeFileSync(s.db, buf);
       const r = await cli(s, ["history"]);
       expect(r.code).toBe(6);
-      expect(r.stderr).toMatch(/^picoflow: picoflow\.db: (not a PicoFlow database|database error)/);
+      expect(r.stderr).toMatch(/^picoflow: picoflow\.db \(the default; [^)]*\): (not a PicoFlow database|database error)/);
     } finally {
       s.cleanup();
     }
@@ -512,48 +645,6 @@ describe("damaged or missing databases: exit 6, nothing written", () => {
 });
 
 describe("the spec's example queries run unchanged against PicoFlow's database", () => {
-  const SPEC_QUERIES = {
-    recent: `SELECT
-  workflow_name,
-  started_at,
-  status,
-  duration_seconds,
-  successful_tasks || '/' || total_tasks as tasks
-FROM workflow_executions
-ORDER BY started_at DESC
-LIMIT 10;`,
-    failed24h: `SELECT
-  we.workflow_name,
-  te.task_name,
-  te.started_at,
-  te.error_message
-FROM task_executions te
-JOIN workflow_executions we ON te.workflow_execution_id = we.id
-WHERE te.status = 'failed'
-  AND te.started_at > datetime('now', '-1 day')
-ORDER BY te.started_at DESC;`,
-    successRate: `SELECT
-  workflow_name,
-  COUNT(*) as total,
-  SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END) as success,
-  ROUND(100.0 * SUM(CASE WHEN status = 'success' THEN 1 ELSE 0 END) / COUNT(*), 2) as success_rate
-FROM workflow_executions
-WHERE started_at > datetime('now', '-30 days')
-GROUP BY workflow_name
-ORDER BY success_rate DESC;`,
-    taskDuration: `SELECT
-  task_name,
-  COUNT(*) as executions,
-  ROUND(AVG(duration_seconds), 2) as avg_duration,
-  ROUND(MIN(duration_seconds), 2) as min_duration,
-  ROUND(MAX(duration_seconds), 2) as max_duration
-FROM task_executions
-WHERE finished_at IS NOT NULL
-  AND started_at > datetime('now', '-30 days')
-GROUP BY task_name
-ORDER BY avg_duration DESC;`,
-  };
-
   test("each returns what happened", () => {
     const recent = rows(sb.db, SPEC_QUERIES.recent);
     expect(recent.map((r) => [r.workflow_name, r.status, r.tasks])).toEqual([

@@ -2,6 +2,7 @@
 // streamed while it runs, every line exactly once, and following stops when the run ends.
 
 import { afterAll, beforeAll, expect, setDefaultTimeout, test } from "bun:test";
+import { rmSync, writeFileSync } from "node:fs";
 import { cli, rows, sandbox, spawnCli, waitFor, type Sandbox } from "./helpers.ts";
 
 // These spawn the real CLI (and wait for real runs): more than bun's 5 s default per test.
@@ -47,7 +48,7 @@ test("--follow streams a running task's output and stops when the run ends", asy
   let follow: ReturnType<typeof spawnCli> | undefined;
   try {
     await waitFor(() => rows(sb.db, "SELECT 1 FROM task_executions WHERE task_name = 'tick' AND status = 'running'").length > 0, 20_000, "tick to start");
-    follow = spawnCli(sb, ["logs", "--workflow", "ticker", "--follow"]);
+    follow = spawnCli(sb, ["logs", "-w", "ticker", "-f"]);
     const out = collector(follow.stdout);
     // A line arrives through --follow while the run is still going: it is live, not the stored copy.
     await waitFor(() => /line [3-9]\n/.test(out.text), 20_000, "live lines");
@@ -63,7 +64,8 @@ test("--follow streams a running task's output and stops when the run ends", asy
     expect(table.stdout).toMatch(/^ticker\s+running\s/m);
 
     expect(await run.exited).toBe(3);
-    expect(await follow.exited).toBe(0);
+    // The run failed ('last' exited 2): following ends with the run's own code, as run did.
+    expect(await follow.exited).toBe(3);
     await out.done;
     const text = out.text;
     // Every line exactly once, in order.
@@ -84,7 +86,9 @@ test("--follow streams a running task's output and stops when the run ends", asy
 
 test("--follow on a finished run prints it and exits; --task waits only for that task", async () => {
   const r = await cli(sb, ["logs", "ticker", "--follow", "--task", "tick", "--tail", "3"]);
-  expect(r.code).toBe(0);
+  // The run failed: 3, although the task followed succeeded. Without --follow, showing is all: 0.
+  expect(r.code).toBe(3);
+  expect((await cli(sb, ["logs", "ticker", "--task", "tick"])).code).toBe(0);
   expect(r.stdout).toContain("==> tick #1 stdout <==\n[... 9 earlier lines; --tail 0 shows all]\nline 10\nline 11\nline 12\n");
   expect(r.stdout).not.toContain("prep");
   expect(r.stdout).toEndWith(": failed\n");
@@ -99,7 +103,8 @@ test("a run whose process died: --follow stops instead of waiting forever", asyn
     run.kill("SIGKILL");
     await run.exited;
     const r = await cli(sb, ["logs", "orphan", "--follow", "--tail", "1"]);
-    expect(r.code).toBe(0);
+    // Killed: the next writer records the run as interrupted, so 9 now.
+    expect(r.code).toBe(9);
     expect(r.stderr).toContain("stopped following: the process running this execution is gone");
     expect(r.stdout).toMatch(/is recorded as running, but the process running it is gone; the next 'picoflow run' or 'daemon start' marks it failed\n$/);
     expect(r.stdout).not.toContain("--follow keeps watching");
@@ -109,4 +114,37 @@ test("a run whose process died: --follow stops instead of waiting forever", asyn
     // Recovery by the next writer stops the dead run's leftover task group.
     await cli(sb, ["run", sb.workflow("name: cleanup\ntasks:\n  - name: a\n    type: shell\n    config: { command: /bin/true }\n")]);
   }
+});
+
+test("--follow exits 0 when the run succeeds, 9 when it is interrupted", async () => {
+  // The task waits for a file: it is still running when logs starts following, whatever the machine's speed.
+  const go = `${sb.dir}/go`;
+  const wf = (name: string) => sb.workflow(`name: ${name}\ntasks:\n  - name: a\n    type: shell\n    config: { command: /bin/sh, args: ["-c", "while [ ! -e ${go} ]; do sleep 0.05; done; echo fine"] }\n`);
+  for (const [name, end, runCode, followCode] of [["fine", "file", 0, 0], ["stopped", "SIGTERM", 9, 9]] as const) {
+    const run = spawnCli(sb, ["run", wf(name)]);
+    let follow: ReturnType<typeof spawnCli> | undefined;
+    try {
+      await waitFor(() => rows(sb.db, `SELECT 1 FROM task_executions t JOIN workflow_executions w ON w.id = t.workflow_execution_id WHERE w.workflow_name = '${name}' AND t.status = 'running'`).length > 0, 20_000, `${name} to start`);
+      follow = spawnCli(sb, ["logs", name, "-f"]);
+      const out = collector(follow.stdout);
+      await waitFor(() => out.text.includes("--- a #1: running"), 20_000, "logs to start following");
+      if (end === "file") writeFileSync(go, "");
+      else run.kill(end);
+      expect(await run.exited).toBe(runCode);
+      expect(await follow.exited).toBe(followCode);
+      await out.done;
+      expect(out.text).toMatch(new RegExp(`Execution [0-9a-f-]{36}: ${followCode === 0 ? "success" : "failed"}\n$`));
+    } finally {
+      run.kill("SIGKILL");
+      follow?.kill("SIGKILL");
+      await Promise.all([run.exited, follow?.exited]);
+      rmSync(go, { force: true });
+    }
+  }
+});
+
+test("--help says what --tail counts: lines, per stream, per attempt", async () => {
+  const r = await cli(sb, ["logs", "--help"]);
+  expect(r.stdout).toMatch(/--tail <n> +Lines to show, counted from the end, per stream \(stdout and stderr each\) per attempt; 0 shows all \(default: 100\)/);
+  expect(r.stdout).toMatch(/-f, --follow +.*exit with the run's code: 0 success, 3 failed, 9 interrupted/);
 });

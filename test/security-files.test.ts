@@ -298,11 +298,11 @@ tasks:
     const r = await cli(s, ["--db-path", link, "run", wf]);
     expect({ code: r.code, stderr: r.stderr }).toEqual({
       code: 6,
-      stderr: `picoflow: ${link}: is a symbolic link to ${target}, which does not exist; PicoFlow does not create a database through a link (create the file, or use the real path)\n`,
+      stderr: `picoflow: ${link} (from --db-path): is a symbolic link to ${target}, which does not exist; PicoFlow does not create a database through a link (create the file, or use the real path)\n`,
     });
     expect(existsSync(target)).toBe(false);
     const read = await cli(s, ["--db-path", link, "history"]);
-    expect({ code: read.code, stderr: read.stderr }).toEqual({ code: 6, stderr: `picoflow: ${link}: is a symbolic link to ${target}, which does not exist\n` });
+    expect({ code: read.code, stderr: read.stderr }).toEqual({ code: 6, stderr: `picoflow: ${link} (from --db-path): is a symbolic link to ${target}, which does not exist\n` });
     expect(existsSync(target)).toBe(false);
   });
 
@@ -316,7 +316,7 @@ tasks:
     let r = await cli(s, ["--db-path", nobodysLink, "run", wf]);
     expect({ code: r.code, stderr: r.stderr }).toEqual({
       code: 6,
-      stderr: `picoflow: ${nobodysLink}: is a symbolic link to ${rootsEmpty}, and the link is owned by nobody (uid ${NOBODY}); PicoFlow follows only links of your own or root's\n`,
+      stderr: `picoflow: ${nobodysLink} (from --db-path): is a symbolic link to ${rootsEmpty}, and the link is owned by nobody (uid ${NOBODY}); PicoFlow follows only links of your own or root's\n`,
     });
     expect(statSync(rootsEmpty).size).toBe(0);
 
@@ -328,7 +328,7 @@ tasks:
     r = await cli(s, ["--db-path", link, "run", wf]);
     expect({ code: r.code, stderr: r.stderr }).toEqual({
       code: 6,
-      stderr: `picoflow: ${link}: is a symbolic link to ${nobodysEmpty}, which is owned by nobody (uid ${NOBODY}), not by you\n`,
+      stderr: `picoflow: ${link} (from --db-path): is a symbolic link to ${nobodysEmpty}, which is owned by nobody (uid ${NOBODY}), not by you\n`,
     });
     expect(statSync(nobodysEmpty).size).toBe(0);
 
@@ -336,7 +336,7 @@ tasks:
     r = await cli(s, ["--db-path", nobodysEmpty, "run", wf]);
     expect({ code: r.code, stderr: r.stderr }).toEqual({
       code: 6,
-      stderr: `picoflow: ${nobodysEmpty}: is an empty file owned by nobody (uid ${NOBODY}); PicoFlow fills only an empty file of your own\n`,
+      stderr: `picoflow: ${nobodysEmpty} (from --db-path): is an empty file owned by nobody (uid ${NOBODY}); PicoFlow fills only an empty file of your own\n`,
     });
     expect(statSync(nobodysEmpty).size).toBe(0);
   });
@@ -353,7 +353,7 @@ tasks:
     symlinkSync(other, otherLink);
     for (const path of [otherLink, other]) {
       const r = await cli(s, ["--db-path", path, "run", wf]);
-      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 6, stderr: `picoflow: ${path}: not a PicoFlow database (it has tables of another program)\n` });
+      expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 6, stderr: `picoflow: ${path} (from --db-path): not a PicoFlow database (it has tables of another program)\n` });
     }
     expect(rows(other, "PRAGMA journal_mode")[0]!.journal_mode).toBe("delete");
 
@@ -361,7 +361,7 @@ tasks:
     const link = join(s.dir, "notes.db");
     symlinkSync(notes, link);
     const r = await cli(s, ["--db-path", link, "run", wf]);
-    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 6, stderr: `picoflow: ${link}: is a symbolic link to ${notes}, which is not a database; refusing to overwrite it\n` });
+    expect({ code: r.code, stderr: r.stderr }).toEqual({ code: 6, stderr: `picoflow: ${link} (from --db-path): is a symbolic link to ${notes}, which is not a database; refusing to overwrite it\n` });
     expect(readFileSync(notes, "utf8")).toBe("my notes\n");
   });
 

@@ -42,10 +42,16 @@ function writeOut(text: string): void {
 }
 
 let debugLogs = false;
+let inUse: Settings | null = null;
 
 /** Whether the settings of this command (flag, env or config file) ask for debug logs. */
 export function debugLogsRequested(): boolean {
   return debugLogs;
+}
+
+/** The settings this command resolved, if it got that far (main.ts: where the database path came from). */
+export function settingsInUse(): Settings | null {
+  return inUse;
 }
 
 export function createContext(opts: GlobalOptions): CliContext {
@@ -56,6 +62,7 @@ export function createContext(opts: GlobalOptions): CliContext {
     config: opts.config === undefined ? undefined : String(opts.config),
   };
   const settings = resolveSettings(defaultResolveInput(flags));
+  inUse = settings;
   debugLogs = settings.logLevel === "debug" || settings.logLevel === "trace";
   const format = settings.logFormat ?? (process.stderr.isTTY ? "pretty" : "json");
   return {

@@ -7,7 +7,7 @@ import type { AttemptRow, History } from "../store/queries.ts";
 import { isProcessAlive } from "../sys/proc.ts";
 import { createContext, type GlobalOptions } from "./context.ts";
 import { formatDuration, localTime, paint, statusColour } from "./format.ts";
-import { intOption, requireWorkflow, resolveExecution, textOption, withHistory, workflowOption } from "./read.ts";
+import { answeredBeforeFirstRun, intOption, requireWorkflow, resolveExecution, textOption, withHistory, workflowOption } from "./read.ts";
 
 /** How often --follow looks for new output. The runner writes live output every ~500 ms. */
 export const FOLLOW_POLL_MS = 250;
@@ -23,13 +23,16 @@ interface LogsOptions extends GlobalOptions {
 export function registerLogs(cli: CAC): void {
   cli
     .command("logs [workflow]", "Show the stdout/stderr of each task attempt of a run (the latest by default)")
-    .option("--workflow <name>", "Workflow name (required unless --execution-id is given)")
+    .option("-w, --workflow <name>", "Workflow name (required unless --execution-id is given)")
     .option("--task <name>", "Only this task")
     .option("--execution-id <id>", "This execution (id or unique prefix) instead of the latest")
-    .option("--tail <n>", "Show the last N lines of each stream of each attempt; 0 shows all (default: 100)")
-    .option("--follow", "Keep printing output of running tasks until the run ends")
+    .option(
+      "--tail <n>",
+      "Lines to show, counted from the end, per stream (stdout and stderr each) per attempt; 0 shows all (default: 100). With --follow, it cuts only the output already there",
+    )
+    .option("-f, --follow", "Keep printing output of running tasks until the run ends, then exit with the run's code: 0 success, 3 failed, 9 interrupted")
     .example("picoflow logs --workflow backup-workflow --task backup_database")
-    .example("picoflow logs --workflow backup-workflow --follow")
+    .example("picoflow logs backup-workflow -f")
     .action((workflow: unknown, opts: LogsOptions) => logsCommand(workflow, opts));
 }
 
@@ -44,6 +47,8 @@ async function logsCommand(positional: unknown, opts: LogsOptions): Promise<void
     throw new ConfigError("logs needs --workflow NAME (or --execution-id ID)");
   }
   const ctx = createContext(opts);
+  // No database yet: whatever was named is not found (exit 5), as the spec has it for logs.
+  answeredBeforeFirstRun(ctx, "table", { workflow, executionId });
   await withHistory(ctx, async (h) => {
     const runId = pickRun(h, workflow, executionId);
     const view = new LogView(h, runId, task, tail, ctx.out, paint(ctx.tty));
@@ -58,6 +63,7 @@ async function logsCommand(positional: unknown, opts: LogsOptions): Promise<void
       }
     }
     view.finish(state);
+    if (opts.follow) process.exitCode = view.runExitCode(state);
   });
 }
 
@@ -144,6 +150,17 @@ class LogView {
     if (!live) return "ended";
     if (run.owner_pid !== null && !isProcessAlive(run.owner_pid, run.owner_identity)) return "abandoned";
     return "live";
+  }
+
+  /**
+   * The code `picoflow run` exits with for this run, as far as the record tells: 0 success (or a
+   * trigger skipped for overlap: nothing ran, nothing failed), 9 interrupted (by a signal, or
+   * its process is gone: recovery records that as interrupted too), else 3. The record does
+   * not say whether failures were all connection failures or timeouts (run's 7 and 8).
+   */
+  runExitCode(state: "live" | "ended" | "abandoned"): number {
+    if (state === "abandoned" || (this.runStatus === "failed" && /^interrupted\b/.test(this.runError ?? ""))) return 9;
+    return this.runStatus === "failed" ? 3 : 0;
   }
 
   /** After the last poll: say which tasks never started (or wait), and how the run ended. */

@@ -1,30 +1,26 @@
 // Shared by the read commands (status, history, stats, logs, workflow list): option parsing with
-// one clear exit-4 error per bad value, opening the history read-only, and "not found" errors.
+// one clear exit-4 error per bad value, opening the history read-only, the answer before the
+// first run, and "not found" errors.
 
-import { ConfigError, IoError } from "../errors.ts";
+import { describeDbPath } from "../config.ts";
+import { ConfigError, editDistance, IoError, NothingRecordedError } from "../errors.ts";
 import { openHistory, type History } from "../store/queries.ts";
+import { isoTime, sqlTime } from "../store/time.ts";
 import type { CliContext } from "./context.ts";
 
 export type OutputFormat = "table" | "json";
 
 /**
- * cac (mri) turns number-looking values into numbers, so `--execution-id 0123` would arrive as
- * 123. For options whose value is text, take the raw token from argv instead.
+ * An option's value as typed (main.ts keeps every value text: `--execution-id 0123` stays
+ * "0123"). Checked here too, for callers other than the command line.
  */
-export function textOption(value: unknown, flag: string, argv: string[] = process.argv): string | undefined {
+export function textOption(value: unknown, flag: string): string | undefined {
   if (value === undefined) return undefined;
   if (Array.isArray(value)) value = value[value.length - 1];
   if (value === true || value === false) throw new ConfigError(`${flag}: a value is required`);
-  if (typeof value === "number") {
-    let raw: string | undefined;
-    for (let i = 0; i < argv.length; i++) {
-      const a = argv[i]!;
-      if (a === flag && i + 1 < argv.length) raw = argv[i + 1];
-      else if (a.startsWith(`${flag}=`)) raw = a.slice(flag.length + 1);
-    }
-    if (raw !== undefined && Number(raw) === value) return raw;
-  }
-  return String(value);
+  const text = String(value);
+  if (text === "") throw new ConfigError(`${flag}: must not be empty`);
+  return text;
 }
 
 /** The workflow, given as `--workflow NAME` or as a positional argument (not both, unless equal). */
@@ -58,7 +54,7 @@ export function intOption(value: unknown, flag: string, fallback: number, min: n
   return n;
 }
 
-/** `YYYY-MM-DD` as local midnight, returned as ISO 8601 UTC (how the database stores times). */
+/** `YYYY-MM-DD` as local midnight, in the form the database stores times (store/time.ts). */
 export function dateOption(value: unknown, flag: string): string | undefined {
   const v = textOption(value, flag);
   if (v === undefined) return undefined;
@@ -69,7 +65,7 @@ export function dateOption(value: unknown, flag: string): string | undefined {
   if (date.getFullYear() !== y || date.getMonth() !== mo - 1 || date.getDate() !== d) {
     throw new ConfigError(`${flag}: '${v}' is not a real date`);
   }
-  return date.toISOString();
+  return sqlTime(date);
 }
 
 /** Open the history, run `fn`, close it (after the promise settles, if `fn` returns one). */
@@ -85,6 +81,30 @@ export function withHistory<T>(ctx: CliContext, fn: (h: History) => T): T {
   if (result instanceof Promise) return result.finally(() => h.close()) as T;
   h.close();
   return result;
+}
+
+/**
+ * Before the first run there is no database yet, or an empty one (NothingRecordedError): a
+ * listing says so and exits 0 (`[]` in JSON), and nothing is created; a named workflow or
+ * execution is not found (exit 5), as in a database that has not recorded it. Returns true
+ * when it has answered. (An empty database with PicoFlow's tables answers through the queries.)
+ */
+export function answeredBeforeFirstRun(
+  ctx: CliContext,
+  format: OutputFormat,
+  named: { workflow?: string; executionId?: string } = {},
+): boolean {
+  try {
+    openHistory(ctx.settings.dbPath).close();
+    return false;
+  } catch (err) {
+    if (!(err instanceof NothingRecordedError)) throw err;
+  }
+  const where = describeDbPath(ctx.settings);
+  if (named.executionId !== undefined) throw new IoError(`no execution with id '${named.executionId}': no runs recorded yet in ${where}`);
+  if (named.workflow !== undefined) throw new IoError(`no workflow named '${named.workflow}': no runs recorded yet in ${where}`);
+  ctx.out(format === "json" ? "[]\n" : `No runs recorded yet in ${where}.\n`);
+  return true;
 }
 
 /** Exit 5 (not found, as the spec's "Log file not found") for a workflow the database never saw. */
@@ -104,18 +124,30 @@ export function resolveExecution(h: History, idOrPrefix: string): { id: string; 
   throw new ConfigError(`execution id '${idOrPrefix}' is ambiguous: ${found.map((f) => f.id).join(", ")}${found.length === 5 ? ", ..." : ""}`);
 }
 
-/** A time from the database as ISO 8601 UTC (stored times already are; older forms are normalised). */
+/**
+ * A time from the database as JSON shows it: ISO 8601 UTC with the `T`. (Stored times have a
+ * space for the `T`; older rows, and SQLite's datetime() form without a zone, are read too.)
+ */
 export function isoUtc(ts: string | null | undefined): string | null {
   if (ts === null || ts === undefined) return null;
-  // SQLite's datetime() form "YYYY-MM-DD HH:MM:SS" is UTC without a marker.
-  const d = new Date(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}/.test(ts) ? ts.replace(" ", "T") + "Z" : ts);
-  return Number.isNaN(d.getTime()) ? ts : d.toISOString();
+  return isoTime(ts);
 }
 
-/** Rows as pretty JSON, timestamps (keys ending in _at) normalised to ISO 8601 UTC. */
+/**
+ * Rows as pretty JSON, timestamps (keys ending in _at) normalised to ISO 8601 UTC, durations
+ * (keys with "duration") to the millisecond: 0.046, not 0.04608454599999999 (older rows, averages).
+ */
 export function toJson(rows: unknown): string {
   return (
-    JSON.stringify(rows, (key, value) => (typeof value === "string" && key.endsWith("_at") ? isoUtc(value) : value), 2) + "\n"
+    JSON.stringify(
+      rows,
+      (key, value) => {
+        if (typeof value === "string" && key.endsWith("_at")) return isoUtc(value);
+        if (typeof value === "number" && key.includes("duration")) return Math.round(value * 1000) / 1000;
+        return value;
+      },
+      2,
+    ) + "\n"
   );
 }
 
@@ -134,18 +166,4 @@ export function clip(s: string | null | undefined, max: number): string {
   if (s === null || s === undefined) return "-";
   const one = s.replace(/\s+/g, " ").trim();
   return one.length <= max ? one : one.slice(0, max - 1) + "…";
-}
-
-function editDistance(a: string, b: string): number {
-  const dp = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    let prev = dp[0]!;
-    dp[0] = i;
-    for (let j = 1; j <= b.length; j++) {
-      const tmp = dp[j]!;
-      dp[j] = Math.min(dp[j]! + 1, dp[j - 1]! + 1, prev + (a[i - 1] === b[j - 1] ? 0 : 1));
-      prev = tmp;
-    }
-  }
-  return dp[b.length]!;
 }

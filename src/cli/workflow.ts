@@ -1,12 +1,13 @@
 // `picoflow workflow list`: every known workflow with its runs, success rate, last run and schedule.
 
 import type { CAC } from "cac";
-import { ConfigError } from "../errors.ts";
+import { ConfigError, nearest } from "../errors.ts";
 import type { WorkflowSummary } from "../store/queries.ts";
+import { sqlTimeAgo } from "../store/time.ts";
 import { isProcessAlive } from "../sys/proc.ts";
 import { createContext, type GlobalOptions } from "./context.ts";
 import { localTime, paint, statusColour, table } from "./format.ts";
-import { formatOption, percent, toJson, withHistory } from "./read.ts";
+import { answeredBeforeFirstRun, formatOption, percent, toJson, withHistory } from "./read.ts";
 
 /** Without --all, a workflow is listed if a running daemon has it loaded, or it was loaded or run within this many days. */
 export const ACTIVE_DAYS = 30;
@@ -22,7 +23,7 @@ export function registerWorkflow(cli: CAC): void {
   cli
     .command("workflow <action>", "Workflows PicoFlow knows of; action: list")
     .option("--all", `Include workflows neither loaded by a running daemon nor run in the last ${ACTIVE_DAYS} days`)
-    .option("--format <format>", "Output format: table, json (default: table)")
+    .option("-o, --format <format>", "Output format: table, json (default: table)")
     .example("picoflow workflow list")
     .example("picoflow workflow list --all --format json")
     .action((action: unknown, opts: WorkflowOptions) => workflowCommand(String(action), opts));
@@ -30,11 +31,13 @@ export function registerWorkflow(cli: CAC): void {
 
 function workflowCommand(action: string, opts: WorkflowOptions): void {
   if (action !== "list") {
-    throw new ConfigError(`unknown workflow action '${action}' (known: ${ACTIONS.join(", ")})`);
+    const near = nearest(action, ACTIONS);
+    throw new ConfigError(`unknown workflow action '${action}' (${near ? `did you mean '${near}'?` : `known: ${ACTIONS.join(", ")}`})`);
   }
   const format = formatOption(opts.format);
   const ctx = createContext(opts);
-  const activeSince = new Date(Date.now() - ACTIVE_DAYS * 86400_000).toISOString();
+  if (answeredBeforeFirstRun(ctx, format)) return;
+  const activeSince = sqlTimeAgo(ACTIVE_DAYS * 86400_000);
   const list = withHistory(ctx, (h) => h.workflows({ all: Boolean(opts.all), activeSince, isAlive: isProcessAlive }));
 
   if (format === "json") {

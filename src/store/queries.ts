@@ -4,7 +4,8 @@
 // writes (no torn reads, and readers never wait for writers).
 
 import { statSync } from "node:fs";
-import { DatabaseError } from "../errors.ts";
+import { DatabaseError, NothingRecordedError } from "../errors.ts";
+import { decodeWorkflows } from "./daemon-state.ts";
 import { databaseError, openDatabase, type Database } from "./db.ts";
 
 /** A row of workflow_executions as the read commands show it (owner identity left out). */
@@ -40,14 +41,26 @@ export interface AttemptRow {
   duration_seconds: number | null;
   http_status: number | null;
   created_at: string;
+  /** While the row reads `retrying`: when the next attempt starts. */
+  retry_at: string | null;
+  /** 1 on the last attempt of a failure continue_on_failure tolerated (NULL in a version-1 database). */
+  tolerated: number | null;
 }
 
 /** One task of one run, folded over its attempts (or never started, with the reason). */
 export interface TaskState {
   task_name: string;
-  /** Status of the latest attempt; "pending" (run still going) or "skipped" if it never started. */
+  /**
+   * Status of the latest attempt ("retrying" while it waits for the next one); "pending" (run
+   * still going) or "skipped" if it never started.
+   */
   status: string;
   attempts: number;
+  /** While retrying: the attempt that comes next and when it starts; else null. */
+  next_attempt: number | null;
+  retry_at: string | null;
+  /** Its failure was tolerated by continue_on_failure: the run went on past it. */
+  tolerated: boolean;
   /** Seconds across finished attempts, backoff excluded; null if none finished. */
   duration_seconds: number | null;
   exit_code: number | null;
@@ -61,7 +74,7 @@ export interface TaskState {
 
 export interface RunDetail extends ExecutionRow {
   tasks: TaskState[];
-  /** Triggers skipped (overlap) for this workflow since this run started. */
+  /** Other triggers of this workflow skipped (overlap) since this run started. */
   skipped_triggers: number;
   /** Needed by the CLI to tell a live owner from a dead one; not part of the JSON shape. */
   owner_identity: string | null;
@@ -72,7 +85,7 @@ export interface HistoryFilter {
   status?: string;
   /** 0 = no limit. */
   limit: number;
-  /** ISO 8601 UTC lower bound on started_at (inclusive). */
+  /** Lower bound on started_at (inclusive), in the stored form (store/time.ts). */
   since?: string;
 }
 
@@ -148,7 +161,7 @@ export interface AttemptOutput {
 const EXECUTION_COLUMNS = `id, workflow_name, started_at, finished_at, status, duration_seconds, total_tasks,
   successful_tasks, failed_tasks, created_at, trigger, owner_pid, error_message, workflow_file`;
 const ATTEMPT_COLUMNS = `id, workflow_execution_id, task_name, status, started_at, finished_at, exit_code, attempt,
-  error_message, duration_seconds, http_status, created_at`;
+  error_message, duration_seconds, http_status, created_at, retry_at, tolerated`;
 
 /** Round a percentage to two decimals, like the spec's success-rate query. */
 function rate(part: number, whole: number): number | null {
@@ -165,7 +178,7 @@ export function openHistory(path: string): History {
   } catch (err) {
     if (err instanceof DatabaseError) throw err;
   }
-  if (size === 0) throw new DatabaseError(`${path}: the database is empty (nothing has been recorded yet)`);
+  if (size === 0) throw new NothingRecordedError(`${path}: the database is empty (nothing has been recorded yet)`);
   return new History(openDatabase(path, { readonly: true }), path);
 }
 
@@ -257,8 +270,8 @@ export class History {
       .all(r.id) as { task_name: string; reason: string }[];
     const skippedTriggers = (
       this.db
-        .query(`SELECT count(*) AS n FROM workflow_executions WHERE workflow_name = ? AND status = 'skipped' AND started_at >= ?`)
-        .get(r.workflow_name, r.started_at) as { n: number }
+        .query(`SELECT count(*) AS n FROM workflow_executions WHERE workflow_name = ? AND status = 'skipped' AND started_at >= ? AND id != ?`)
+        .get(r.workflow_name, r.started_at, r.id) as { n: number }
     ).n;
     const { task_names, ...row } = r;
     return { ...row, tasks: taskStates(row, parseNames(task_names), attempts, skipped), skipped_triggers: skippedTriggers };
@@ -303,7 +316,7 @@ export class History {
     });
   }
 
-  /** Per-workflow and per-task figures for runs started at or after `since` (ISO 8601 UTC). */
+  /** Per-workflow and per-task figures for runs started at or after `since` (a stored time, store/time.ts). */
   stats(opts: { since: string; workflow?: string }): { workflows: WorkflowStats[]; tasks: TaskStats[] } {
     return this.read(() => {
       const filter = opts.workflow !== undefined ? "AND we.workflow_name = ?2" : "";
@@ -349,6 +362,7 @@ export class History {
            ORDER BY we.workflow_name, MIN(te.rowid)`,
         )
         .all(...params) as Omit<TaskStats, "success_rate" | "retries">[];
+      this.declarationOrder(tasks);
       return {
         workflows: wf.map((w) => ({
           workflow_name: w.workflow_name,
@@ -378,6 +392,32 @@ export class History {
         })),
       };
     });
+  }
+
+  /**
+   * Sort per-task rows (grouped by workflow) in each workflow's declaration order, as its
+   * latest run lists its tasks; tasks it no longer has follow, in the order they first ran.
+   */
+  private declarationOrder(tasks: { workflow_name: string; task_name: string }[]): void {
+    const latest = this.db.query(
+      `SELECT task_names FROM workflow_executions WHERE workflow_name = ? AND status != 'skipped'
+       ORDER BY started_at DESC, rowid DESC LIMIT 1`,
+    );
+    const order = new Map<string, Map<string, number>>();
+    const rank = (t: { workflow_name: string; task_name: string }) => {
+      let names = order.get(t.workflow_name);
+      if (!names) {
+        const row = latest.get(t.workflow_name) as { task_names: string | null } | null;
+        names = new Map(parseNames(row?.task_names ?? null).map((n, i) => [n, i]));
+        order.set(t.workflow_name, names);
+      }
+      return names.get(t.task_name) ?? names.size;
+    };
+    const first = new Map(tasks.map((t, i) => [t, i]));
+    // Stable within a workflow: rows of one workflow are contiguous and stay so.
+    tasks.sort((a, b) =>
+      a.workflow_name === b.workflow_name ? rank(a) - rank(b) || first.get(a)! - first.get(b)! : first.get(a)! - first.get(b)!,
+    );
   }
 
   /**
@@ -431,12 +471,8 @@ export class History {
     const states = this.db.query(`SELECT pid, identity, workflows FROM daemon_state`).all() as { pid: number; identity: string; workflows: string }[];
     for (const st of states) {
       if (!isAlive(st.pid, st.identity)) continue;
-      try {
-        const list = JSON.parse(st.workflows);
-        if (Array.isArray(list)) for (const w of list) if (typeof w?.name === "string") names.add(w.name);
-      } catch {
-        // A state row we cannot read says nothing about what is loaded.
-      }
+      // A state row we cannot read says nothing about what is loaded (decodeWorkflows: none).
+      for (const w of decodeWorkflows(st.workflows).workflows) if (typeof w?.name === "string") names.add(w.name);
     }
     return names;
   }
@@ -545,11 +581,14 @@ export function taskStates(
   return order.map((name) => {
     const list = byTask.get(name);
     if (!list) {
-      const reason = reasons.get(name) ?? (live ? null : run.error_message ? `not started: ${run.error_message}` : "not started");
+      const reason = reasons.get(name) ?? (live ? null : notStarted(run));
       return {
         task_name: name,
         status: reasons.has(name) || !live ? "skipped" : "pending",
         attempts: 0,
+        next_attempt: null,
+        retry_at: null,
+        tolerated: false,
         duration_seconds: null,
         exit_code: null,
         http_status: null,
@@ -562,10 +601,14 @@ export function taskStates(
     list.sort((a, b) => a.attempt - b.attempt);
     const last = list[list.length - 1]!;
     const done = list.filter((a) => a.duration_seconds !== null);
+    const retrying = last.status === "retrying";
     return {
       task_name: name,
       status: last.status,
       attempts: list.length,
+      next_attempt: retrying ? last.attempt + 1 : null,
+      retry_at: retrying ? last.retry_at : null,
+      tolerated: Boolean(last.tolerated),
       duration_seconds: done.length ? done.reduce((s, a) => s + a.duration_seconds!, 0) : null,
       exit_code: last.exit_code,
       http_status: last.http_status,
@@ -575,4 +618,13 @@ export function taskStates(
       reason: null,
     };
   });
+}
+
+/**
+ * Why a task of a finished run has no attempt, when the run recorded no reason for it: the
+ * run's own error. A skipped trigger's reason is the run's, shown once, in its status.
+ */
+function notStarted(run: { status: string; error_message: string | null }): string {
+  if (run.status === "skipped") return "not started: the trigger was skipped";
+  return run.error_message ? `not started: ${run.error_message}` : "not started";
 }
