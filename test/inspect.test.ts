@@ -366,7 +366,7 @@ describe("the detail of a skipped (overlap) trigger", () => {
       const file = s.workflow(GOOD);
       expect((await cli(s, ["run", file])).code).toBe(0);
       const runId = rows<{ id: string }>(s.db, "SELECT id FROM workflow_executions")[0]!.id;
-      // The reason as the daemon writes it (src/daemon/daemon.ts), with its UTC time.
+      // The reason as the daemon writes it (src/daemon/launch.ts), with its UTC time.
       const started = new Date(Date.UTC(2026, 10, 26, 8, 17, 42, 123));
       const db = openDatabase(s.db);
       const wf = loadWorkflow(file, { env: {}, home: s.dir, defaultRetry: 0, defaultTimeout: 300, maxTimeout: 0 });

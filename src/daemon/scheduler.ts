@@ -1,5 +1,5 @@
 // Cron next-run logic, pure: every function takes `now`, so tests use a fixed clock. The
-// daemon's timers (daemon.ts) only ask `planTick` what to do when they wake.
+// daemon's timers (schedule-loop.ts) only ask `planTick` what to do when they wake.
 
 import { Cron } from "croner";
 import { sixFields } from "../workflow/cron.ts";
