@@ -141,7 +141,12 @@ export function configSearchPath(cwd: string, home: string): string[] {
 /** Beyond this many lines a config file's syntax error is reported without its line (see below). */
 const MAX_LOCATED_TOML_LINES = 2000;
 
-const tomlMessage = (err: unknown) => (err as Error).message.replace(/^TOML Parse error: /, "");
+/** Bun.TOML's message in words: "found (0x0A)" is the end of the line, other bytes as characters. */
+const tomlMessage = (err: unknown) =>
+  (err as Error).message
+    .replace(/^TOML Parse error: /, "")
+    .replace(/\(0x0A\)/gi, "the end of the line")
+    .replace(/\(0x([0-9A-F]{2})\)/gi, (_, hex: string) => JSON.stringify(String.fromCharCode(parseInt(hex, 16))));
 
 /**
  * Bun.TOML's errors carry no position in the text. The problem starts on the line after the

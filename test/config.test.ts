@@ -59,6 +59,7 @@ describe("resolveSettings", () => {
     ["a value where a section belongs", `metrics = 9090\n`, "1: metrics: must be a section: a [name] line, then its keys (got 9090)"],
     ["a key in an inline table", `metrics = { enabled = "yes" }\n`, `1: metrics.enabled: must be true or false (got "yes")`],
     ["broken TOML", `db_path = "x.db"\n[metrics]\nport = \n`, "3: metrics.port: invalid TOML: Missing value after '='"],
+    ["an unclosed table header", `db_path = "x.db"\n[metrics\n`, "2: invalid TOML: Expected ']' to close a table header but found the end of the line"],
     ["an unclosed array after a closed multi-line one", `a = [\n  1,\n]\nb = 2\nc = [1,\n`, "5: c: invalid TOML: "],
   ];
   for (const [name, text, message] of bad) {
