@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { z } from "zod";
 import { ConfigError, nearest, systemErrorText } from "./errors.ts";
 import { LOG_FORMATS, LOG_LEVELS, type LogFormat, type LogLevel } from "./log.ts";
+import { DEFAULT_NOTIFY_ON, NOTIFY_EVENTS, NOTIFY_FORMATS, type NotifyTarget } from "./workflow/types.ts";
 
 export interface Settings {
   /** The config file that was read, if any. */
@@ -46,6 +47,14 @@ export interface Settings {
     /** How often the daemon checks that its database is still the file at its path. */
     databaseCheckSeconds: number;
   };
+  notify: {
+    /** Where every workflow's runs are reported (a workflow's `notify:` overrides it); null: nowhere. */
+    target: NotifyTarget | null;
+    /** Each delivery (notification or healthcheck ping): a timeout per attempt, attempts, backoff before the second. */
+    timeoutSeconds: number;
+    attempts: number;
+    backoffSeconds: number;
+  };
 }
 
 export type DbPathSource = "default" | "--db-path" | "PICOFLOW_DB_PATH" | "config file";
@@ -62,6 +71,7 @@ export const DEFAULTS: Settings = {
   execution: { maxParallel: null },
   logs: { retentionDays: 30, maxSizeMb: 1000, cleanupEnabled: true },
   daemon: { shutdownGraceSeconds: 60, cleanupIntervalSeconds: 86400, heartbeatSeconds: 15, databaseCheckSeconds: 60 },
+  notify: { target: null, timeoutSeconds: 10, attempts: 3, backoffSeconds: 2 },
 };
 
 // Each rule carries its message in our words: a user never reads zod's own text.
@@ -113,6 +123,19 @@ const fileSchema = z.strictObject({
     cleanup_interval_seconds: num(1, 31_536_000).optional(),
     heartbeat_seconds: num(1, 3600).optional(),
     database_check_seconds: num(1, 60).optional(),
+  }),
+  notify: section({
+    url: text()
+      .refine((u) => /^https?:\/\/[^/?#\s]+/i.test(u) && URL.canParse(u), "must be an http:// or https:// URL")
+      .optional(),
+    format: oneOf(NOTIFY_FORMATS).optional(),
+    on: z
+      .array(oneOf(NOTIFY_EVENTS), { error: `must be a list of ${NOTIFY_EVENTS.join(", ")}` })
+      .min(1, "must not be empty (remove url to send nothing)")
+      .optional(),
+    timeout_seconds: num(0.1, 300).optional(),
+    attempts: int(1, 10).optional(),
+    backoff_seconds: num(0, 3600).optional(),
   }),
 });
 
@@ -279,7 +302,9 @@ function configProblems(path: string, error: z.ZodError, raw: unknown, keys: Key
       for (const k of issue.keys) at([...issue.path, k], unknownKeyMessage(issue.path, k, raw));
     } else {
       const value = valueAt(raw, issue.path);
-      at(issue.path, value === "" ? issue.message : `${issue.message}${got(value)}`);
+      // A notification URL is a credential (an ntfy topic lets anyone post): never echoed.
+      const secret = issue.path.join(".") === "notify.url";
+      at(issue.path, value === "" || secret ? issue.message : `${issue.message}${got(value)}`);
     }
   }
   return found.sort((a, b) => (a.line ?? 0) - (b.line ?? 0)).map((f) => f.text);
@@ -387,6 +412,11 @@ export function resolveSettings({ flags, env, cwd, home }: ResolveInput): Settin
         databaseCheckSeconds: c.daemon?.database_check_seconds,
       }),
     );
+    if (c.notify) {
+      const n = c.notify;
+      if (n.url !== undefined) s.notify.target = { url: n.url, format: n.format ?? "json", on: [...new Set(n.on ?? DEFAULT_NOTIFY_ON)] };
+      Object.assign(s.notify, strip({ timeoutSeconds: n.timeout_seconds, attempts: n.attempts, backoffSeconds: n.backoff_seconds }));
+    }
   }
 
   if (env.PICOFLOW_DB_PATH) [s.dbPath, s.dbPathSource] = [env.PICOFLOW_DB_PATH, "PICOFLOW_DB_PATH"];

@@ -10,7 +10,9 @@
 import type { Settings } from "../config.ts";
 import { messageOf } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { openDatabase } from "../store/db.ts";
+import type { Metrics } from "../metrics.ts";
+import { openDatabase, type Database } from "../store/db.ts";
+import { lastOutcomes } from "../store/deliveries.ts";
 import { closeFailedRecording, recoverOrphans, SqliteRecorder, type Owner } from "../store/recorder.ts";
 import { isProcessAlive, selfIdentity } from "../sys/proc.ts";
 import { stopLeftovers } from "../sys/process.ts";
@@ -163,6 +165,7 @@ class Daemon {
     this.settings = o.settings;
     const { db, owner, stop } = held;
     const metrics = p.serving?.metrics;
+    if (metrics) seedLastOutcomes(metrics, db.db, log);
     // Retried on a timer of its own, only while something is owed, as often as the database is checked.
     this.owed = new OwedRuns((runId, reason, endedAt, seconds) => closeFailedRecording(db.db, db.path, runId, reason, endedAt, seconds), log, {
       everyMs: () => this.settings.daemon.databaseCheckSeconds * 1000,
@@ -244,7 +247,11 @@ class Daemon {
   }
 
   private onSignal(sig: SignalName): void {
-    if (sig !== "SIGHUP") return this.held.stop.onStopSignal(sig, this.launcher, this.log);
+    if (sig !== "SIGHUP") {
+      // A second stop signal once the runs have ended: the notifications still going are given up.
+      if (this.held.stop.stopping && !this.launcher.size) this.launcher.stopDeliveries();
+      return this.held.stop.onStopSignal(sig, this.launcher, this.log);
+    }
     if (this.held.stop.stopping) return;
     try {
       this.reload();
@@ -279,12 +286,28 @@ class Daemon {
     this.housekeeping.stop();
     this.owed.dispose();
     if (cause.kind === "database") return stopForLostDatabase(cause.problem, this.launcher, this.log);
-    const killed = await drainRuns(cause.sig, this.settings.daemon.shutdownGraceSeconds, this.launcher, this.log);
+    const t0 = performance.now();
+    const grace = this.settings.daemon.shutdownGraceSeconds;
+    const killed = await drainRuns(cause.sig, grace, this.launcher, this.log);
+    // The runs' last notifications: within what is left of the grace (see drainDeliveries).
+    await this.launcher.drainDeliveries(grace - (performance.now() - t0) / 1000);
     if (this.held.db.intact()) {
       this.owed.settle();
       this.state.clear();
     }
     this.log.info("daemon stopped", { signal: cause.sig, killed_running_workflows: killed });
     return killed ? 9 : 0;
+  }
+}
+
+/**
+ * picoflow_workflow_last_{success,failure}_timestamp_seconds from the database: after a restart
+ * (a reboot of the Pi) an alert on "no success for 25 h" still sees the runs before it.
+ */
+function seedLastOutcomes(metrics: Metrics, db: Database, log: Logger): void {
+  try {
+    for (const o of lastOutcomes(db)) metrics.setLastOutcome(o.workflow, o.status, o.at);
+  } catch (err) {
+    log.warn("cannot read the last runs for metrics", { error: messageOf(err) });
   }
 }

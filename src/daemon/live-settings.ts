@@ -29,6 +29,11 @@ const LIVE: Key[] = [
   { name: "[daemon] shutdown_grace_seconds", get: (s) => s.daemon.shutdownGraceSeconds },
   { name: "[daemon] cleanup_interval_seconds", get: (s) => s.daemon.cleanupIntervalSeconds },
   { name: "[daemon] database_check_seconds", get: (s) => s.daemon.databaseCheckSeconds },
+  // Compared as text (the target is an object); only the names are logged, never the URL.
+  { name: "[notify] url, format, on", get: (s) => JSON.stringify(s.notify.target) },
+  { name: "[notify] timeout_seconds", get: (s) => s.notify.timeoutSeconds },
+  { name: "[notify] attempts", get: (s) => s.notify.attempts },
+  { name: "[notify] backoff_seconds", get: (s) => s.notify.backoffSeconds },
 ];
 
 const RESTART: Key[] = [
