@@ -19,6 +19,10 @@ export interface Metrics {
   skippedRun(workflow: string): void;
   /** When the workflow runs next (null: not scheduled any more; the series is removed). */
   setNextRun(workflow: string, at: Date | null): void;
+  /** A notification or healthcheck ping ended (after all its attempts). */
+  delivered(result: "success" | "failed"): void;
+  /** The last success or failure of a workflow, from the database (a daemon starting). */
+  setLastOutcome(workflow: string, status: "success" | "failed", unixSeconds: number): void;
   /** How many workflow files failed to load at the daemon's last load (start or reload). */
   setLoadErrors(files: number): void;
   /** Prometheus text exposition format. */
@@ -83,6 +87,12 @@ export function createMetrics(): Metrics {
     labelNames: ["workflow", "task"] as const,
     registers,
   });
+  const handlerRuns = new Counter({
+    name: "picoflow_handler_runs_total",
+    help: "Handlers run after a workflow's DAG (on_failure, on_success, on_exit), by their final status.",
+    labelNames: ["workflow", "handler", "list", "status"] as const,
+    registers,
+  });
   const skipped = new Counter({
     name: "picoflow_skipped_runs_total",
     help: "Scheduled runs skipped because the previous run of the workflow was still running.",
@@ -92,6 +102,25 @@ export function createMetrics(): Metrics {
   const nextRun = new Gauge({
     name: "picoflow_next_run_timestamp_seconds",
     help: "When the workflow is scheduled to run next, in Unix seconds.",
+    labelNames: ["workflow"] as const,
+    registers,
+  });
+  const notifications = new Counter({
+    name: "picoflow_notifications_total",
+    help: "Notifications and healthcheck pings that ended, by result (success, failed), after all their attempts.",
+    labelNames: ["result"] as const,
+    registers,
+  });
+  // "No success for 25 h" is an alert on these: time() - picoflow_workflow_last_success_timestamp_seconds > 90000.
+  const lastSuccess = new Gauge({
+    name: "picoflow_workflow_last_success_timestamp_seconds",
+    help: "When the workflow's last successful run finished, in Unix seconds.",
+    labelNames: ["workflow"] as const,
+    registers,
+  });
+  const lastFailure = new Gauge({
+    name: "picoflow_workflow_last_failure_timestamp_seconds",
+    help: "When the workflow's last failed (or interrupted) run finished, in Unix seconds.",
     labelNames: ["workflow"] as const,
     registers,
   });
@@ -136,6 +165,8 @@ export function createMetrics(): Metrics {
           attempts.inc({ workflow: e.workflow, task: e.task, status: e.result.status });
           taskDuration.observe({ workflow: e.workflow, task: e.task }, e.durationSeconds);
           if (e.result.status === "timeout") timeouts.inc({ workflow: e.workflow, task: e.task });
+          // A handler's final attempt is its outcome (counted at once, not at the run's end).
+          if (e.final && e.handler) handlerRuns.inc({ workflow: e.workflow, handler: e.task, list: e.handler, status: e.result.status });
         }),
         events.on("task:retry", (e) => retries.inc({ workflow: e.workflow, task: e.task })),
         events.on("run:finish", (s) => {
@@ -145,8 +176,16 @@ export function createMetrics(): Metrics {
           if (workflow !== undefined) runsRunning.dec({ workflow });
           executions.inc({ workflow: s.workflow, status: s.status });
           runDuration.observe({ workflow: s.workflow }, s.durationSeconds);
+          (s.status === "success" ? lastSuccess : lastFailure).set({ workflow: s.workflow }, Math.round(Date.now() / 1000));
         }),
       ];
+    },
+    delivered(result) {
+      notifications.inc({ result });
+    },
+    setLastOutcome(workflow, status, unixSeconds) {
+      const g = status === "success" ? lastSuccess : lastFailure;
+      g.set({ workflow }, unixSeconds);
     },
     skippedRun(workflow) {
       skipped.inc({ workflow });

@@ -5,7 +5,7 @@
 import { Database } from "bun:sqlite";
 import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "bun:test";
 import { readFileSync } from "node:fs";
-import { MIGRATIONS } from "../src/store/db.ts";
+import { MIGRATIONS, SCHEMA_VERSION } from "../src/store/db.ts";
 import { cli, rows, sandbox, SPEC_QUERIES, type Sandbox } from "./helpers.ts";
 
 setDefaultTimeout(60_000);
@@ -202,7 +202,7 @@ describe("a database of schema version 1", () => {
       // A writer (any run) migrates it.
       const r = await cli(s, ["run", s.workflow(FINE)]);
       expect(r.code).toBe(0);
-      expect(rows(s.db, "PRAGMA user_version")[0]!.user_version).toBe(2);
+      expect(rows(s.db, "PRAGMA user_version")[0]!.user_version).toBe(SCHEMA_VERSION);
       const times = timesIn(s.db);
       expect(times.length).toBe(3 * 6 + 2 + 6 + 2);
       for (const t of times) expect(t).toMatch(/^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}\.\d{3}Z$/);

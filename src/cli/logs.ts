@@ -143,7 +143,7 @@ class LogView {
       if (!s) {
         s = { row: a, live: a.finished_at === null, done: false, lastChunk: 0, seen: { stdout: 0, stderr: 0 } };
         this.attempts.set(a.id, s);
-        if (s.live) this.line(this.c("dim", `--- ${a.task_name} #${a.attempt}: running, started ${localTime(a.started_at)}`));
+        if (s.live) this.line(this.c("dim", `--- ${label(a)} #${a.attempt}: running, started ${localTime(a.started_at)}`));
       }
       if (!s.done) this.printAttempt(s, first);
     }
@@ -188,7 +188,7 @@ class LogView {
       const key = `${a.id}:${stream}`;
       if (this.current === key) return;
       this.current = key;
-      this.line(this.c("dim", `==> ${a.task_name} #${a.attempt} ${stream} <==`));
+      this.line(this.c("dim", `==> ${label(a)} #${a.attempt} ${stream} <==`));
     };
     if (out.stdout === null) {
       // Still running: live chunks. On the first look the backlog is cut to --tail per stream.
@@ -247,7 +247,12 @@ function attemptLine(a: AttemptRow, c: ReturnType<typeof paint>): string {
   if (a.http_status !== null) parts.push(`HTTP ${a.http_status}`);
   if (a.duration_seconds !== null) parts.push(formatDuration(a.duration_seconds));
   parts.push(`started ${localTime(a.started_at)}`);
-  return `${a.task_name} #${a.attempt}: ${parts.join(", ")}${a.error_message ? ` (${a.error_message})` : ""}`;
+  return `${label(a)} #${a.attempt}: ${parts.join(", ")}${a.error_message ? ` (${a.error_message})` : ""}`;
+}
+
+/** A task's name; a handler's marked: "tell_me (on_failure handler)". */
+function label(a: AttemptRow): string {
+  return a.handler ? `${a.task_name} (${a.handler} handler)` : a.task_name;
 }
 
 /** The last `n` lines of `text`, with a note of how many were left out. */

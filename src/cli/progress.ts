@@ -14,7 +14,7 @@ export function attachProgress(events: RunEvents, out: (s: string) => void, colo
   });
   events.on("task:start", (e) => {
     const of = e.maxAttempts > 1 ? ` (attempt ${e.attempt}/${e.maxAttempts})` : "";
-    out(`${clock()} ${c("dim", "start")}    ${e.task}${of}\n`);
+    out(`${clock()} ${c("dim", "start")}    ${e.task}${mark(e.handler)}${of}\n`);
   });
   events.on("task:finish", (e) => {
     const ok = e.result.status === "success";
@@ -22,10 +22,10 @@ export function attachProgress(events: RunEvents, out: (s: string) => void, colo
     const label = c(statusColour(word), word.padEnd(8));
     const why = ok ? "" : ` ${e.result.error ?? ""}`;
     const of = e.maxAttempts > 1 ? ` attempt ${e.attempt}/${e.maxAttempts}` : "";
-    out(`${clock()} ${label} ${e.task} in ${formatDuration(e.durationSeconds)}${of}${why}\n`);
+    out(`${clock()} ${label} ${e.task}${mark(e.handler)} in ${formatDuration(e.durationSeconds)}${of}${why}\n`);
   });
   events.on("task:retry", (e) => {
-    out(`${clock()} ${c("yellow", "retry   ")} ${e.task} attempt ${e.nextAttempt}/${e.maxAttempts} in ${formatDuration(e.delaySeconds)}\n`);
+    out(`${clock()} ${c("yellow", "retry   ")} ${e.task}${mark(e.handler)} attempt ${e.nextAttempt}/${e.maxAttempts} in ${formatDuration(e.delaySeconds)}\n`);
   });
 }
 
@@ -42,5 +42,19 @@ export function formatSummary(s: RunSummary, colour: boolean): string {
     const status = t.tolerated ? c("yellow", `${t.status} (tolerated)`) : c(statusColour(t.status), t.status);
     return [t.name, status, t.attempts, formatDuration(t.attempts ? t.durationSeconds : null), t.exitCode, note];
   });
-  return head + table(["TASK", "STATUS", { header: "ATTEMPTS", right: true }, { header: "DURATION", right: true }, { header: "EXIT", right: true }, "NOTE"], rows);
+  let text = head + table(["TASK", "STATUS", { header: "ATTEMPTS", right: true }, { header: "DURATION", right: true }, { header: "EXIT", right: true }, "NOTE"], rows);
+  // Handlers apart: their outcome is not the run's.
+  if (s.handlers?.length) {
+    const hrows = s.handlers.map((h) => {
+      const note = h.reason ?? (h.status === "success" ? "" : (h.error ?? ""));
+      return [h.name, h.handler, c(statusColour(h.status), h.status), h.attempts, formatDuration(h.attempts ? h.durationSeconds : null), h.exitCode, note];
+    });
+    text += "\n" + table(["HANDLER", "LIST", "STATUS", { header: "ATTEMPTS", right: true }, { header: "DURATION", right: true }, { header: "EXIT", right: true }, "NOTE"], hrows);
+  }
+  return text;
+}
+
+/** " (on_failure handler)" after a handler's name in the progress lines. */
+function mark(handler: string | undefined): string {
+  return handler ? ` (${handler} handler)` : "";
 }

@@ -13,6 +13,7 @@ import { isProcessAlive, selfIdentity } from "../sys/proc.ts";
 import { stopLeftovers } from "../sys/process.ts";
 import { onSignals, RUN_STOP_SIGNALS } from "../sys/signals.ts";
 import { loadWorkflow } from "../workflow/load.ts";
+import { Notifier } from "../notify/notifier.ts";
 import type { Logger } from "../log.ts";
 import { createContext, loadOptions, type CliContext, type GlobalOptions } from "./context.ts";
 import { capNote } from "./format.ts";
@@ -52,21 +53,33 @@ async function runCommand(file: string, opts: RunOptions): Promise<void> {
     await stopMetrics?.();
     throw err;
   }
+  // Notifications and healthcheck pings (docs/notifications.md): sent as the run goes, waited
+  // for after its summary, before the process exits; the exit code stays the run's.
+  const notifier = new Notifier({ db, log, settings: () => settings.notify });
   try {
     const closed = await recoverOrphans(db, settings.dbPath, isProcessAlive, stopLeftovers);
     if (closed.length) log.warn("closed runs whose process is gone", { executions: closed });
     const recorder = new SqliteRecorder(db, { pid: process.pid, identity: selfIdentity() }, settings.dbPath);
 
     const interrupt = new AbortController();
+    const stopHandlers = new AbortController();
     // SIGHUP too: a closed terminal or SSH session must not leave the run half-recorded. And
     // SIGUSR1/SIGUSR2/SIGALRM, whose default would kill us silently: stopped and recorded alike.
+    // The handlers (on_failure, on_exit) still run after the first signal, bounded by their
+    // timeouts; a second signal stops them.
     const unsubscribe = onSignals(RUN_STOP_SIGNALS, (sig) => {
-      if (interrupt.signal.aborted) return;
+      if (interrupt.signal.aborted) {
+        if (stopHandlers.signal.aborted || !wf.handlers?.length) return;
+        log.warn("second signal received; stopping handlers", { signal: sig });
+        stopHandlers.abort({ kind: "interrupt", signal: `${sig} (second signal)` } satisfies StopReason);
+        return;
+      }
       log.warn("signal received; stopping running tasks", { signal: sig });
       interrupt.abort({ kind: "interrupt", signal: sig } satisfies StopReason);
     });
 
     attachProgress(events, ctx.out, ctx.tty, capNote(wf.maxParallel, settings.execution.maxParallel));
+    notifier.attach(wf, events);
     let summary;
     try {
       summary = await runWorkflow(wf, {
@@ -76,6 +89,7 @@ async function runCommand(file: string, opts: RunOptions): Promise<void> {
         log,
         eventLog: showsProgressOnScreen(ctx) ? belowInfo(log) : log,
         signal: interrupt.signal,
+        stopHandlers: stopHandlers.signal,
         env: ctx.env,
         // One rule with the daemon: [execution] max_parallel (default 4) caps the process.
         maxParallel: runCap(wf.maxParallel, settings.execution.maxParallel),
@@ -90,8 +104,26 @@ async function runCommand(file: string, opts: RunOptions): Promise<void> {
     if (summary.interrupted) throw new InterruptedError(`workflow '${wf.name}' interrupted by ${summary.interrupted}`);
     if (summary.status !== "success") throw runFailure(wf.name, summary);
   } finally {
+    await waitForDeliveries(notifier, log);
     db.close();
     await stopMetrics?.();
+  }
+}
+
+/**
+ * Wait for the run's notifications and pings, each bounded by [notify] timeout_seconds,
+ * attempts and backoff_seconds. A stop signal now gives them up (their rows say so).
+ */
+async function waitForDeliveries(notifier: Notifier, log: Logger): Promise<void> {
+  if (!notifier.busy) return;
+  const off = onSignals(RUN_STOP_SIGNALS, (sig) => {
+    log.warn("signal received; giving up notifications still being sent", { signal: sig });
+    notifier.stop();
+  });
+  try {
+    await notifier.settled();
+  } finally {
+    off();
   }
 }
 

@@ -3,6 +3,7 @@
 
 import type { CAC } from "cac";
 import { IoError } from "../errors.ts";
+import type { DeliveryRow } from "../store/deliveries.ts";
 import type { RunDetail } from "../store/queries.ts";
 import { isProcessAlive } from "../sys/proc.ts";
 import { createContext, type GlobalOptions } from "./context.ts";
@@ -51,8 +52,10 @@ function statusCommand(positional: unknown, opts: StatusOptions): void {
     return h.latestRuns({ workflow, runningOnly });
   });
 
+  // A run shown task by task shows its notifications and pings too (`deliveries`).
+  const deliveries = (workflow !== undefined || executionId !== undefined) && runs.length ? withHistory(ctx, (h) => new Map(runs.map((r) => [r.id, h.deliveries(r.id)]))) : undefined;
   if (format === "json") {
-    ctx.out(toJson(runs.map(publicShape)));
+    ctx.out(toJson(runs.map((r) => (deliveries ? { ...publicShape(r), deliveries: deliveries.get(r.id) ?? [] } : publicShape(r)))));
     return;
   }
   if (!runs.length) {
@@ -61,7 +64,7 @@ function statusCommand(positional: unknown, opts: StatusOptions): void {
     return;
   }
   const detailed = workflow !== undefined || executionId !== undefined;
-  ctx.out(detailed ? runs.map((r) => formatDetail(r, ctx.tty)).join("\n") : formatOverview(runs, ctx.tty));
+  ctx.out(detailed ? runs.map((r) => formatDetail(r, ctx.tty) + deliveryTable(deliveries?.get(r.id) ?? [], ctx.tty)).join("\n") : formatOverview(runs, ctx.tty));
 }
 
 function isLive(r: RunDetail): boolean {
@@ -149,5 +152,29 @@ function formatDetail(r: RunDetail, tty: boolean): string {
     row[1] = c(t.tolerated ? "yellow" : statusColour(t.status), row[1]!);
     row[5] = row[5] ? clip(row[5], room) : "";
   });
-  return head + "\n" + table(["TASK", "STATUS", { header: "ATTEMPTS", right: true }, { header: "DURATION", right: true }, { header: "EXIT", right: true }, "NOTE"], rows);
+  return head + "\n" + table(["TASK", "STATUS", { header: "ATTEMPTS", right: true }, { header: "DURATION", right: true }, { header: "EXIT", right: true }, "NOTE"], rows) + handlerTable(r, c);
+}
+
+/** The handlers that ran, apart from the tasks: their outcome is not the run's. */
+function handlerTable(r: RunDetail, c: ReturnType<typeof paint>): string {
+  if (!r.handlers.length) return "";
+  const rows = r.handlers.map((h) => {
+    let note = h.reason ?? h.error_message ?? "";
+    if (h.http_status !== null) note = `HTTP ${h.http_status}${note ? `: ${note}` : ""}`;
+    if (h.status === "retrying") note = `attempt ${h.next_attempt} at ${localTime(h.retry_at)}${note ? `; ${note}` : ""}`;
+    const duration = h.status === "running" && h.started_at ? elapsed(h.started_at) : h.duration_seconds;
+    return [h.task_name, h.handler, c(statusColour(h.status), h.status), String(h.attempts), formatDuration(duration), h.exit_code === null ? "-" : String(h.exit_code), localTimesIn(note)];
+  });
+  return "\n" + table(["HANDLER", "LIST", "STATUS", { header: "ATTEMPTS", right: true }, { header: "DURATION", right: true }, { header: "EXIT", right: true }, "NOTE"], rows);
+}
+
+/** The run's notifications and healthcheck pings (targets as recorded: masked). */
+function deliveryTable(list: DeliveryRow[], tty: boolean): string {
+  if (!list.length) return "";
+  const c = paint(tty);
+  const rows = list.map((d) => {
+    const note = [d.http_status !== null ? `HTTP ${d.http_status}` : "", d.error ?? ""].filter(Boolean).join(": ");
+    return [d.kind, d.event, d.target, c(statusColour(d.result), d.result), String(d.attempts), localTime(d.finished_at ?? d.created_at), note];
+  });
+  return "\n" + table(["DELIVERY", "EVENT", "TARGET", "RESULT", { header: "ATTEMPTS", right: true }, "AT", "NOTE"], rows);
 }

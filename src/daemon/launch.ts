@@ -12,6 +12,7 @@ import { executors } from "../executors/index.ts";
 import type { StopReason } from "../executors/types.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
+import { Notifier } from "../notify/notifier.ts";
 import { recordSkippedRun } from "../store/daemon-state.ts";
 import type { Owner, SqliteRecorder } from "../store/recorder.ts";
 import type { Workflow } from "../workflow/types.ts";
@@ -51,12 +52,23 @@ export class Launcher implements Runs {
   /** The runs going now, by workflow name. */
   readonly running = new Map<string, Running>();
   private readonly stopRuns = new AbortController();
+  /** Stops the handlers of the running workflows (grace over, or a third stop signal). */
+  private readonly stopHandlerRuns = new AbortController();
   private readonly slots: Limiter;
   private cap: number;
+  /** Notifications and pings of the runs: sent on the side, never holding up a run or a trigger. */
+  private readonly notifier: Notifier;
 
   constructor(private readonly o: LaunchOptions) {
     this.cap = maxParallelOf(o.settings());
     this.slots = new Limiter(this.cap);
+    this.notifier = new Notifier({
+      db: o.db.db,
+      mayWrite: () => o.db.lost === null,
+      log: o.log,
+      settings: () => o.settings().notify,
+      delivered: (result) => o.metrics?.delivered(result),
+    });
   }
 
   /** The shared slots' size: the most tasks running at once across all runs. */
@@ -99,6 +111,7 @@ export class Launcher implements Runs {
     log.info("trigger", { workflow: wf.name, scheduled_for: due.toISOString() });
     const events = new RunEvents();
     this.o.metrics?.observe(events);
+    this.notifier.attach(wf, events);
     const run: Running = { startedAt: new Date(), done: Promise.resolve() };
     events.on("run:start", (ev) => (run.runId = ev.runId));
     this.running.set(wf.name, run);
@@ -111,6 +124,7 @@ export class Launcher implements Runs {
       log,
       trigger: "schedule",
       signal: this.stopRuns.signal,
+      stopHandlers: this.stopHandlerRuns.signal,
       env: this.o.env,
       maxParallel: Math.min(wf.maxParallel, this.cap),
       sharedSlots: this.slots,
@@ -150,7 +164,36 @@ export class Launcher implements Runs {
     this.stopRuns.abort({ kind: "interrupt", signal } satisfies StopReason);
   }
 
+  stopHandlers(signal: string): void {
+    if (!this.stopRuns.signal.aborted) this.interrupt(signal);
+    if (!this.stopHandlerRuns.signal.aborted) this.stopHandlerRuns.abort({ kind: "interrupt", signal } satisfies StopReason);
+  }
+
   async settled(): Promise<void> {
     await Promise.all([...this.running.values()].map((r) => r.done));
+  }
+
+  /**
+   * At stop, after the runs: wait for the notifications and pings still being sent, up to
+   * `seconds` (the rest of the shutdown grace, but at least one attempt's timeout, so that a
+   * run stopped at the end of the grace is still reported), then give them up.
+   */
+  async drainDeliveries(seconds: number): Promise<void> {
+    if (!this.notifier.busy) return;
+    const wait = Math.max(seconds, this.o.settings().notify.timeoutSeconds);
+    this.o.log.info("stopping: waiting for notifications being sent", { wait_seconds: Math.round(wait * 10) / 10 });
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    await Promise.race([this.notifier.settled(), new Promise((r) => (timer = setTimeout(r, wait * 1000)))]);
+    clearTimeout(timer);
+    if (this.notifier.busy) {
+      this.o.log.warn("giving up notifications still being sent");
+      this.stopDeliveries();
+    }
+    await this.notifier.settled();
+  }
+
+  /** Give up the notifications and pings still being sent (a second stop signal). */
+  stopDeliveries(): void {
+    this.notifier.stop();
   }
 }

@@ -17,8 +17,10 @@ export interface Runs {
   names(): string[];
   /** Have the running workflows been told to stop? */
   readonly interrupted: boolean;
-  /** Stop the running workflows now; `signal` is the reason their records give. */
+  /** Stop the running workflows now; `signal` is the reason their records give. Their handlers still run. */
   interrupt(signal: string): void;
+  /** Stop the running workflows' handlers (on_failure, on_exit) too. */
+  stopHandlers(signal: string): void;
   /** Resolves once every run going now has ended. */
   settled(): Promise<void>;
 }
@@ -39,12 +41,18 @@ export class StopRequest {
     this.resolve(cause);
   }
 
-  /** SIGINT/SIGTERM: the first stops gracefully, a second one stops the running workflows now. */
+  /**
+   * SIGINT/SIGTERM: the first stops gracefully, a second one stops the running workflows now
+   * (their handlers still run, within the grace), a third one stops the handlers too.
+   */
   onStopSignal(sig: SignalName, runs: Runs, log: Logger): void {
     if (this.asked) {
       if (!runs.interrupted && runs.size) {
         log.warn("second stop signal: stopping running workflows now", { signal: sig });
         runs.interrupt(`${sig} (second stop signal)`);
+      } else if (runs.size) {
+        log.warn("another stop signal: stopping handlers now", { signal: sig });
+        runs.stopHandlers(`${sig} (another stop signal)`);
       }
       return;
     }
@@ -74,6 +82,8 @@ export async function drainRuns(sig: SignalName, graceSeconds: number, runs: Run
     log.warn("shutdown grace period over; stopping running workflows", { running: runs.names(), grace_seconds: graceSeconds });
     runs.interrupt(`${sig} (daemon stopping, ${graceSeconds}s grace expired)`);
   }
+  // Handlers run within the grace only: once it is over, they are stopped as well.
+  if (expired && runs.size) runs.stopHandlers(`${sig} (daemon stopping, ${graceSeconds}s grace expired)`);
   if (runs.interrupted) killed = true;
   await runs.settled();
   return killed;
@@ -85,7 +95,7 @@ export async function stopForLostDatabase(problem: string, runs: Runs, log: Logg
   // daemon would start the same workflows beside them: stop them now.
   if (runs.size) {
     log.warn("stopping running workflows: their records cannot be kept", { running: runs.names() });
-    runs.interrupt("the database file was deleted or replaced");
+    runs.stopHandlers("the database file was deleted or replaced");
     await runs.settled();
   }
   log.info("daemon stopped", { reason: "database file deleted or replaced" });

@@ -2,15 +2,18 @@
 
 import type { ExecResult } from "../executors/types.ts";
 import type { Trigger } from "../store/types.ts";
+import type { HandlerKind } from "../workflow/types.ts";
 import type { RunSummary } from "./runner.ts";
 
 export interface RunEventMap {
   "run:start": { runId: string; workflow: string; file: string; totalTasks: number; trigger: Trigger };
-  "task:start": { runId: string; workflow: string; task: string; attempt: number; maxAttempts: number };
+  // `handler`: set for a handler's attempts (they run after the DAG, see handlers.ts).
+  "task:start": { runId: string; workflow: string; task: string; handler?: HandlerKind; attempt: number; maxAttempts: number };
   "task:finish": {
     runId: string;
     workflow: string;
     task: string;
+    handler?: HandlerKind;
     attempt: number;
     maxAttempts: number;
     result: ExecResult;
@@ -18,7 +21,8 @@ export interface RunEventMap {
     /** True when no further attempt follows. */
     final: boolean;
   };
-  "task:retry": { runId: string; workflow: string; task: string; nextAttempt: number; maxAttempts: number; delaySeconds: number };
+  "task:retry": { runId: string; workflow: string; task: string; handler?: HandlerKind; nextAttempt: number; maxAttempts: number; delaySeconds: number };
+  /** After the handlers: the run's status is the DAG's (see RunSummary.handlers). */
   "run:finish": RunSummary;
 }
 
@@ -34,7 +38,8 @@ export class RunEvents {
   }
 
   emit<K extends keyof RunEventMap>(event: K, payload: RunEventMap[K]): void {
-    for (const fn of this.listeners[event] ?? []) {
+    // A copy: a listener that unsubscribes (itself or another) must not make the next one skipped.
+    for (const fn of [...(this.listeners[event] ?? [])]) {
       // A listener's bug must not break a run.
       try {
         (fn as Listener<RunEventMap[K]>)(payload);

@@ -1,6 +1,7 @@
 // The runner: a ready queue over the DAG, bounded by max_parallel, with retries, backoff,
-// timeouts and continue_on_failure. It sees only the domain, the Executor interface and the
-// RunRecorder interface; every attempt is recorded and its slot freed in `finally`.
+// timeouts, continue_on_failure and fail_fast; then the handler phase (handlers.ts). It sees
+// only the domain, the Executor interface and the RunRecorder interface; every attempt is
+// recorded and its slot freed in `finally`.
 
 import { PicoflowError } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -10,7 +11,9 @@ import type { RunRecorder, Trigger } from "../store/types.ts";
 import { insertSorted } from "../workflow/dag.ts";
 import type { Task, TaskType, Workflow } from "../workflow/types.ts";
 import type { RunEvents } from "./events.ts";
+import { configFor, endValues, handlersFor, runHandlers, startValues, type HandlerSummary } from "./handlers.ts";
 import { Limiter, sleep } from "./limiter.ts";
+import { skipReasons } from "./skips.ts";
 
 /** Loads an executor on first use, so a workflow without ssh tasks never loads ssh2. */
 export type ExecutorRegistry = Record<TaskType, () => Promise<Executor<any>>>;
@@ -29,6 +32,11 @@ export interface RunOptions {
   trigger?: Trigger;
   /** Aborted with a StopReason of kind "interrupt" on SIGINT/SIGTERM. */
   signal?: AbortSignal;
+  /**
+   * Stops the handlers (a second signal). Handlers run after an interrupted DAG too; when the
+   * DAG was not interrupted, `signal` during the handlers stops them as well.
+   */
+  stopHandlers?: AbortSignal;
   /** Environment tasks inherit. */
   env: Record<string, string | undefined>;
   /** Cap on concurrent tasks in this run (the workflow's max_parallel, maybe lowered by config). */
@@ -68,6 +76,8 @@ export interface RunSummary {
   status: "success" | "failed";
   durationSeconds: number;
   tasks: TaskSummary[];
+  /** The handlers that ran (or were stopped before they started), in order; absent: none. */
+  handlers?: HandlerSummary[];
   /** Set when the run was stopped by a signal. */
   interrupted?: string;
 }
@@ -87,7 +97,10 @@ export async function runWorkflow(wf: Workflow, opts: RunOptions): Promise<RunSu
   const eventLog = opts.eventLog ?? log;
   const trigger = opts.trigger ?? "manual";
   const t0 = performance.now();
+  const startedAt = new Date();
   const runId = recorder.startRun(wf, trigger);
+  // Placeholders known from the start; handlers get the run's outcome as well.
+  const values = startValues(wf, runId, trigger, startedAt);
   events?.emit("run:start", { runId, workflow: wf.name, file: wf.file, totalTasks: wf.tasks.length, trigger });
   eventLog.info("run started", { workflow: wf.name, execution_id: runId, tasks: wf.tasks.length, trigger });
 
@@ -131,8 +144,8 @@ export async function runWorkflow(wf: Workflow, opts: RunOptions): Promise<RunSu
     if (!stopAll.signal.aborted) stopAll.abort({ kind: "interrupt", signal: "a database error" } satisfies StopReason);
   };
 
-  const runTask = async (i: number): Promise<TaskSummary> => {
-    const task = wf.tasks[i]!;
+  /** One task to its end, retries included; `stop` stops it (the run's interrupt, or the handlers' stop). */
+  const runTask = async (task: Task, stop: AbortSignal, vals: Record<string, string>): Promise<TaskSummary> => {
     let executor: Executor<any>;
     try {
       executor = await opts.executors[task.type]();
@@ -151,8 +164,8 @@ export async function runWorkflow(wf: Workflow, opts: RunOptions): Promise<RunSu
       attempt++;
       const release = opts.sharedSlots ? await opts.sharedSlots.acquire() : undefined;
       try {
-        if (stopAll.signal.aborted) break;
-        const r = await runAttempt(task, executor, attempt, maxAttempts);
+        if (stop.aborted) break;
+        const r = await runAttempt(task, executor, attempt, maxAttempts, stop, vals);
         total = round(total + r.seconds);
         last = r.result;
         retryDelay = r.retryDelay;
@@ -160,14 +173,14 @@ export async function runWorkflow(wf: Workflow, opts: RunOptions): Promise<RunSu
       } finally {
         release?.();
       }
-      if (retryDelay === undefined || stopAll.signal.aborted) break;
-      events?.emit("task:retry", { runId, workflow: wf.name, task: task.name, nextAttempt: attempt + 1, maxAttempts, delaySeconds: retryDelay });
+      if (retryDelay === undefined || stop.aborted) break;
+      events?.emit("task:retry", { runId, workflow: wf.name, task: task.name, handler: task.handler, nextAttempt: attempt + 1, maxAttempts, delaySeconds: retryDelay });
       eventLog.info("task will retry", { workflow: wf.name, task: task.name, attempt, delay_seconds: retryDelay, error: last.error });
-      await sleep(retryDelay * 1000, stopAll.signal);
-      if (stopAll.signal.aborted) break;
+      await sleep(retryDelay * 1000, stop);
+      if (stop.aborted) break;
     }
     const status: FinalTaskStatus = last ? (last.status === "success" ? "success" : last.status) : "skipped";
-    const interrupted = status !== "success" && status !== "skipped" && (stopAll.signal.reason as StopReason | undefined)?.kind === "interrupt";
+    const interrupted = status !== "success" && status !== "skipped" && (stop.reason as StopReason | undefined)?.kind === "interrupt";
     return {
       name: task.name,
       status,
@@ -196,13 +209,15 @@ export async function runWorkflow(wf: Workflow, opts: RunOptions): Promise<RunSu
     executor: Executor<any>,
     attempt: number,
     maxAttempts: number,
+    stopSignal: AbortSignal,
+    vals: Record<string, string>,
   ): Promise<{ result: ExecResult; seconds: number; retryDelay?: number }> => {
-    const attemptId = recorder.startAttempt(runId, task.name, attempt);
-    events?.emit("task:start", { runId, workflow: wf.name, task: task.name, attempt, maxAttempts });
+    const attemptId = recorder.startAttempt(runId, task.name, attempt, task.handler);
+    events?.emit("task:start", { runId, workflow: wf.name, task: task.name, handler: task.handler, attempt, maxAttempts });
     log.debug("task started", { workflow: wf.name, task: task.name, attempt });
     const ctl = new AbortController();
-    const stop = () => ctl.abort(stopAll.signal.reason);
-    stopAll.signal.addEventListener("abort", stop, { once: true });
+    const stop = () => ctl.abort(stopSignal.reason);
+    stopSignal.addEventListener("abort", stop, { once: true });
     const timer =
       task.timeout > 0
         ? setTimeout(() => ctl.abort({ kind: "timeout", seconds: task.timeout } satisfies StopReason), task.timeout * 1000)
@@ -212,7 +227,7 @@ export async function runWorkflow(wf: Workflow, opts: RunOptions): Promise<RunSu
     const maskers = { stdout: new StreamMasker(task.secrets), stderr: new StreamMasker(task.secrets) };
     let result: ExecResult;
     try {
-      result = await executor.run(task.config, {
+      result = await executor.run(configFor(task, vals), {
         signal: ctl.signal,
         env: opts.env,
         runId,
@@ -243,7 +258,7 @@ export async function runWorkflow(wf: Workflow, opts: RunOptions): Promise<RunSu
       result = { status: "failed", exitCode: null, stdout: "", stderr: "", error: `internal error: ${(err as Error).message}` };
     } finally {
       clearTimeout(timer);
-      stopAll.signal.removeEventListener("abort", stop);
+      stopSignal.removeEventListener("abort", stop);
     }
     // Milliseconds: what the summary shows and the database holds are the same number.
     const seconds = round((performance.now() - start) / 1000);
@@ -252,9 +267,9 @@ export async function runWorkflow(wf: Workflow, opts: RunOptions): Promise<RunSu
     if (result.permanent && result.status !== "success" && attempt < maxAttempts) {
       result = { ...result, error: `${result.error ?? "cannot start"} (not retried: retrying cannot help)` };
     }
-    const final = result.status === "success" || attempt >= maxAttempts || stopAll.signal.aborted || result.permanent === true;
+    const final = result.status === "success" || attempt >= maxAttempts || stopSignal.aborted || result.permanent === true;
     const retryDelay = final ? undefined : backoffSeconds(attempt, opts.backoff.multiplier, opts.backoff.maxSeconds);
-    const interrupted = stopAll.signal.aborted && (stopAll.signal.reason as StopReason).kind === "interrupt";
+    const interrupted = stopSignal.aborted && (stopSignal.reason as StopReason).kind === "interrupt";
     try {
       recorder.finishAttempt(attemptId, result, seconds, {
         retryAt: retryDelay === undefined ? undefined : new Date(Date.now() + retryDelay * 1000),
@@ -263,11 +278,12 @@ export async function runWorkflow(wf: Workflow, opts: RunOptions): Promise<RunSu
     } catch (err) {
       fail(err);
     }
-    events?.emit("task:finish", { runId, workflow: wf.name, task: task.name, attempt, maxAttempts, result, durationSeconds: seconds, final });
+    events?.emit("task:finish", { runId, workflow: wf.name, task: task.name, handler: task.handler, attempt, maxAttempts, result, durationSeconds: seconds, final });
     const level = result.status === "success" ? "debug" : "warn";
     eventLog[level]("task attempt finished", {
       workflow: wf.name,
       task: task.name,
+      ...(task.handler ? { handler: task.handler } : {}),
       attempt,
       status: result.status,
       exit_code: result.exitCode,
@@ -277,24 +293,39 @@ export async function runWorkflow(wf: Workflow, opts: RunOptions): Promise<RunSu
     return { result, seconds, retryDelay };
   };
 
+  /** A handler, like a task; once the store has failed, nothing more is run (it could not be recorded). */
+  const runHandler = async (task: Task, stop: AbortSignal, vals: Record<string, string>): Promise<TaskSummary> => {
+    const none = { name: task.name, attempts: 0, durationSeconds: 0, exitCode: null, tolerated: false };
+    if (fatal !== undefined) return { ...none, status: "skipped", reason: "not started: the run could not be recorded" };
+    try {
+      return await runTask(task, stop, vals);
+    } catch (err) {
+      fail(err);
+      return { ...none, status: "failed", error: String(err) };
+    }
+  };
+
   // The ready queue: start what is ready while slots are free; wake on every finish.
   let running = 0;
   let wake: (() => void) | undefined;
   let halted = false;
+  // fail_fast (the default): a failure stops new starts. Without it only the failed task's
+  // dependants are held back (they never become ready), and independent tasks go on.
+  const failFast = wf.failFast !== false;
   const local = Math.max(1, opts.maxParallel);
   try {
     while (true) {
       while (!halted && !stopAll.signal.aborted && ready.length && running < local) {
         const i = ready.shift()!;
         running++;
-        runTask(i)
+        runTask(wf.tasks[i]!, stopAll.signal, values)
           .then(
             (s) => {
               summaries[i] = s;
               if (s.status === "success" || s.tolerated) {
                 for (const d of dependants[i]!) if (--waiting[d]! === 0) insertSorted(ready, d);
               } else if (s.status !== "skipped") {
-                halted = true;
+                if (failFast || s.interrupted) halted = true;
                 if (!s.interrupted) firstFailure ??= wf.tasks[i]!.name;
               }
             },
@@ -311,49 +342,50 @@ export async function runWorkflow(wf: Workflow, opts: RunOptions): Promise<RunSu
       if (running === 0) break;
       await new Promise<void>((resolve) => (wake = resolve));
     }
-  } finally {
+  } catch (err) {
     clearInterval(flushTimer);
+    throw err;
+  } finally {
     opts.signal?.removeEventListener("abort", onInterrupt);
   }
 
   const interrupted = stopAll.signal.aborted ? (stopAll.signal.reason as StopReason) : undefined;
   const interruptedBy = interrupted?.kind === "interrupt" ? interrupted.signal : undefined;
-  const skipped: { task: string; reason: string }[] = [];
-  // Reasons for tasks that never started, in declaration order: upstream failures propagate.
-  // A task the interrupt stopped did not fail on its own: its dependants were interrupted.
-  const upstream = new Map<number, string>();
-  wf.tasks.forEach((t, i) => {
-    if (summaries[i] && summaries[i]!.status !== "skipped") return;
-    let reason: string;
-    const failedDep = t.dependsOn.map((d) => index.get(d)!).find((j) => {
-      const s = summaries[j];
-      return (s && s.status !== "success" && s.status !== "skipped" && !s.tolerated && !s.interrupted) || upstream.has(j);
-    });
-    if (failedDep !== undefined) {
-      const root = upstream.get(failedDep) ?? wf.tasks[failedDep]!.name;
-      upstream.set(i, root);
-      reason = `skipped: upstream '${root}' failed`;
-    } else if (interruptedBy) {
-      reason = `not started: run interrupted by ${interruptedBy}`;
-    } else if (firstFailure) {
-      reason = `skipped: run stopped after '${firstFailure}' failed`;
-    } else {
-      reason = "not started";
-    }
-    summaries[i] = { name: t.name, status: "skipped", attempts: 0, durationSeconds: 0, exitCode: null, reason, tolerated: false };
-    skipped.push({ task: t.name, reason });
-  });
+  // Reasons for tasks that never started (skips.ts).
+  const skipped = skipReasons(wf, summaries, interruptedBy, firstFailure);
 
   const tasks = summaries as TaskSummary[];
   const failedHard = tasks.some((s) => (s.status === "failed" || s.status === "timeout") && !s.tolerated);
   const status = failedHard || interruptedBy || skipped.length ? "failed" : "success";
+
+  // The handlers: recorded in this run, their outcome never changes its status.
+  let handlers: HandlerSummary[] = [];
+  try {
+    const list = fatal === undefined ? handlersFor(wf, status) : [];
+    if (list.length) {
+      const outcome = {
+        status,
+        durationSeconds: round((performance.now() - t0) / 1000),
+        failedTasks: tasks.filter((s) => (s.status === "failed" || s.status === "timeout") && !s.tolerated).map((s) => s.name),
+      } as const;
+      const vals = endValues(values, outcome);
+      // Their own stop: a second signal; the first one too when the DAG was not interrupted;
+      // a store error (stopAll, unless it already stopped the DAG).
+      const stopOn = [opts.stopHandlers, interruptedBy ? undefined : opts.signal, stopAll.signal.aborted ? undefined : stopAll.signal];
+      handlers = await runHandlers(list, { wf, log, stopOn, runTask: (task, signal) => runHandler(task, signal, vals) });
+    }
+  } finally {
+    clearInterval(flushTimer);
+  }
+
   const summary: RunSummary = {
     runId,
     workflow: wf.name,
     status,
-    // Recorded as it is: the summary and `status` show the same duration.
+    // Recorded as it is (handlers included): the summary and `status` show the same duration.
     durationSeconds: round((performance.now() - t0) / 1000),
     tasks,
+    handlers,
     interrupted: interruptedBy,
   };
   if (fatal === undefined) {
@@ -374,6 +406,7 @@ export async function runWorkflow(wf: Workflow, opts: RunOptions): Promise<RunSu
   eventLog.info("run finished", { workflow: wf.name, execution_id: runId, status, duration_seconds: summary.durationSeconds });
   if (fatal !== undefined) throw fatal instanceof PicoflowError ? fatal : new PicoflowError(String(fatal), 6);
   return summary;
+
 }
 
 function maskResult(r: ExecResult, secrets: string[]): ExecResult {

@@ -25,7 +25,7 @@ import { describeUser } from "../sys/proc.ts";
 export type { Database };
 
 /** Schema version this binary writes. A newer database is refused. */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
 
 /** Milliseconds a connection waits for another writer before reporting "database is locked". */
 export const BUSY_TIMEOUT_MS = 10_000;
@@ -43,7 +43,7 @@ const TIME_COLUMNS: Record<string, string[]> = {
  * in them (the column's default).
  */
 const ADDED_COLUMNS: Record<string, Record<string, string>> = {
-  task_executions: { retry_at: "NULL", tolerated: "0" },
+  task_executions: { retry_at: "NULL", tolerated: "0", handler: "NULL" },
 };
 
 /** SQL for a time column `c` in the stored form: the `T` of an older row becomes a space. */
@@ -65,6 +65,7 @@ function spaceAllTimes(): string {
 // workflows). Version 2: times stored as "2026-11-26 08:17:42.123Z", so the spec's example
 // queries (`started_at > datetime('now', '-1 day')`) compare them correctly; retry_at, when
 // an attempt waiting in backoff is tried again; tolerated, a failure continue_on_failure let pass.
+// Version 3: handler attempts marked, and the deliveries of notifications and pings.
 // Append only: the tests build a version-1 database from MIGRATIONS[0].
 export const MIGRATIONS: readonly string[] = [
   `
@@ -161,6 +162,28 @@ export const MIGRATIONS: readonly string[] = [
   ALTER TABLE task_executions ADD COLUMN retry_at TEXT;
   -- 1 on the last attempt of a task whose failure continue_on_failure tolerated.
   ALTER TABLE task_executions ADD COLUMN tolerated INTEGER NOT NULL DEFAULT 0;
+  `,
+  `
+  -- The handler list (on_failure, on_success, on_exit) of an attempt of a handler; NULL for
+  -- a task of the DAG.
+  ALTER TABLE task_executions ADD COLUMN handler TEXT;
+
+  -- One row per notification or healthcheck ping of a run: where it went (secrets masked),
+  -- when, and how it ended.
+  CREATE TABLE deliveries (
+      id INTEGER PRIMARY KEY,
+      workflow_execution_id TEXT NOT NULL REFERENCES workflow_executions(id) ON DELETE CASCADE,
+      kind TEXT NOT NULL,
+      event TEXT NOT NULL,
+      target TEXT NOT NULL,
+      attempts INTEGER NOT NULL DEFAULT 0,
+      result TEXT NOT NULL,
+      http_status INTEGER,
+      error TEXT,
+      created_at TEXT NOT NULL,
+      finished_at TEXT
+  );
+  CREATE INDEX idx_deliveries_execution ON deliveries(workflow_execution_id);
   `,
 ];
 

@@ -7,6 +7,7 @@ import { statSync } from "node:fs";
 import { DatabaseError, NothingRecordedError } from "../errors.ts";
 import { decodeWorkflows } from "./daemon-state.ts";
 import { databaseError, openDatabase, type Database } from "./db.ts";
+import { readDeliveries, type DeliveryRow } from "./deliveries.ts";
 
 /** A row of workflow_executions as the read commands show it (owner identity left out). */
 export interface ExecutionRow {
@@ -45,6 +46,8 @@ export interface AttemptRow {
   retry_at: string | null;
   /** 1 on the last attempt of a failure continue_on_failure tolerated (NULL in a version-1 database). */
   tolerated: number | null;
+  /** A handler's attempt: its list (on_failure, on_success, on_exit); NULL for a task of the DAG. */
+  handler: string | null;
 }
 
 /** One task of one run, folded over its attempts (or never started, with the reason). */
@@ -72,8 +75,14 @@ export interface TaskState {
   reason: string | null;
 }
 
+/** A handler of one run, folded over its attempts (only handlers that ran are recorded). */
+export type HandlerState = TaskState & { handler: string };
+
 export interface RunDetail extends ExecutionRow {
+  /** The DAG's tasks (total_tasks, successful_tasks and failed_tasks count these only). */
   tasks: TaskState[];
+  /** The handlers that ran after the DAG, in the order they ran. */
+  handlers: HandlerState[];
   /** Other triggers of this workflow skipped (overlap) since this run started. */
   skipped_triggers: number;
   /** Needed by the CLI to tell a live owner from a dead one; not part of the JSON shape. */
@@ -161,7 +170,7 @@ export interface AttemptOutput {
 const EXECUTION_COLUMNS = `id, workflow_name, started_at, finished_at, status, duration_seconds, total_tasks,
   successful_tasks, failed_tasks, created_at, trigger, owner_pid, error_message, workflow_file`;
 const ATTEMPT_COLUMNS = `id, workflow_execution_id, task_name, status, started_at, finished_at, exit_code, attempt,
-  error_message, duration_seconds, http_status, created_at, retry_at, tolerated`;
+  error_message, duration_seconds, http_status, created_at, retry_at, tolerated, handler`;
 
 /** Round a percentage to two decimals, like the spec's success-rate query. */
 function rate(part: number, whole: number): number | null {
@@ -274,7 +283,18 @@ export class History {
         .get(r.workflow_name, r.started_at, r.id) as { n: number }
     ).n;
     const { task_names, ...row } = r;
-    return { ...row, tasks: taskStates(row, parseNames(task_names), attempts, skipped), skipped_triggers: skippedTriggers };
+    const dag = attempts.filter((a) => a.handler === null);
+    return {
+      ...row,
+      tasks: taskStates(row, parseNames(task_names), dag, skipped),
+      handlers: handlerStates(row, attempts),
+      skipped_triggers: skippedTriggers,
+    };
+  }
+
+  /** The notifications and healthcheck pings of a run, oldest first ([] before schema version 3). */
+  deliveries(runId: string): DeliveryRow[] {
+    return this.read(() => readDeliveries(this.db, runId));
   }
 
   /** Runs newest first, filtered. */
@@ -618,6 +638,14 @@ export function taskStates(
       reason: null,
     };
   });
+}
+
+/** The handlers' attempts folded like tasks', in the order the handlers started. */
+export function handlerStates(run: { status: string; error_message: string | null }, attempts: AttemptRow[]): HandlerState[] {
+  const list = attempts.filter((a) => a.handler !== null);
+  if (!list.length) return [];
+  const kinds = new Map(list.map((a) => [a.task_name, a.handler!]));
+  return taskStates(run, [...kinds.keys()], list, []).map((t) => ({ ...t, handler: kinds.get(t.task_name)! }));
 }
 
 /**

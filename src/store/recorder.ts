@@ -2,7 +2,7 @@
 
 import type { ExecResult, OutputStream } from "../executors/types.ts";
 import { identityOf } from "../sys/proc.ts";
-import type { Workflow } from "../workflow/types.ts";
+import type { HandlerKind, Workflow } from "../workflow/types.ts";
 import { databaseError, type Database } from "./db.ts";
 import { sqlTime } from "./time.ts";
 import type { AttemptEnd, RunFinish, RunRecorder, Trigger } from "./types.ts";
@@ -25,8 +25,8 @@ function statements(db: Database) {
        ON CONFLICT(name) DO UPDATE SET file = ?2, description = ?3, schedule = ?4, task_count = ?5, last_seen_at = ?6`,
     ),
     insertAttempt: db.prepare(
-      `INSERT INTO task_executions (id, workflow_execution_id, task_name, status, started_at, attempt, created_at)
-       VALUES (?, ?, ?, 'running', ?, ?, ?)`,
+      `INSERT INTO task_executions (id, workflow_execution_id, task_name, status, started_at, attempt, created_at, handler)
+       VALUES (?, ?, ?, 'running', ?, ?, ?, ?)`,
     ),
     setPid: db.prepare(`UPDATE task_executions SET pid = ?, pid_identity = ? WHERE id = ?`),
     insertChunk: db.prepare(`INSERT INTO task_output_chunks (task_execution_id, stream, data) VALUES (?, ?, ?)`),
@@ -127,7 +127,7 @@ export class SqliteRecorder implements RunRecorder {
     return id;
   }
 
-  startAttempt(runId: string, task: string, attempt: number): string {
+  startAttempt(runId: string, task: string, attempt: number, handler?: HandlerKind): string {
     const id = crypto.randomUUID();
     const ts = now();
     const key = `${runId}\n${task}`;
@@ -135,7 +135,7 @@ export class SqliteRecorder implements RunRecorder {
     this.write(() => {
       // The previous attempt stops reading `retrying` as this one starts: one transaction.
       if (before) this.q.endRetry.run(before.status, before.attemptId);
-      this.q.insertAttempt.run(id, runId, task, ts, attempt, ts);
+      this.q.insertAttempt.run(id, runId, task, ts, attempt, ts, handler ?? null);
     });
     this.retrying.delete(key);
     this.attemptOf.set(id, { runId, task });
@@ -279,11 +279,12 @@ function closeRun(db: Database, runId: string, reason: string, ts: string, durat
        (SELECT id FROM task_executions WHERE workflow_execution_id = ?)`,
     [runId],
   );
+  // The counts are the DAG's tasks', as a finished run's are (handlers are not counted).
   const counts = db
     .query(
       `SELECT
-         (SELECT count(DISTINCT task_name) FROM task_executions t WHERE workflow_execution_id = ?1 AND status = 'success') AS ok,
-         (SELECT count(DISTINCT task_name) FROM task_executions t WHERE workflow_execution_id = ?1 AND status != 'success'
+         (SELECT count(DISTINCT task_name) FROM task_executions t WHERE workflow_execution_id = ?1 AND status = 'success' AND handler IS NULL) AS ok,
+         (SELECT count(DISTINCT task_name) FROM task_executions t WHERE workflow_execution_id = ?1 AND status != 'success' AND handler IS NULL
             AND NOT EXISTS (SELECT 1 FROM task_executions s WHERE s.workflow_execution_id = ?1
                             AND s.task_name = t.task_name AND s.status = 'success')) AS bad`,
     )

@@ -1,7 +1,7 @@
 // What the engine needs from storage, as an interface: the runner never sees SQLite.
 
 import type { ExecResult, OutputStream } from "../executors/types.ts";
-import type { Workflow } from "../workflow/types.ts";
+import type { HandlerKind, Workflow } from "../workflow/types.ts";
 
 export type Trigger = "manual" | "schedule";
 export type RunStatus = "pending" | "running" | "success" | "failed";
@@ -32,7 +32,8 @@ export interface AttemptEnd {
 /** Records one run as it happens. Every call is durable when it returns. */
 export interface RunRecorder {
   startRun(wf: Workflow, trigger: Trigger): string;
-  startAttempt(runId: string, task: string, attempt: number): string;
+  /** `handler`: the handler list of a handler's attempt (marked in the record); absent for a task of the DAG. */
+  startAttempt(runId: string, task: string, attempt: number, handler?: HandlerKind): string;
   /** Output of a still-running attempt, so other processes can follow it. */
   appendOutput(attemptId: string, stream: OutputStream, text: string): void;
   /** The attempt's local process group, so a crash can be cleaned up by the next start. */

@@ -4,7 +4,8 @@
 // `${NAME:-word}` (word when unset or empty), `${NAME-word}` (word when unset),
 // `${NAME:?message}` (an error when unset or empty), `${NAME?message}` (an error when unset),
 // and `$$` for a literal `$`. A word or message may itself hold ${...}. Anything else,
-// `$HOME` and `$(cmd)` included, is literal text.
+// `$HOME` and `$(cmd)` included, is literal text. A `{{` in a variable's value stays literal
+// text: it is written escaped, so it never becomes a run-time placeholder.
 
 export interface Expansion {
   value: string;
@@ -104,11 +105,11 @@ function resolveReference(input: string, ref: Reference, env: Record<string, str
   if (ref.op === "") {
     if (value === undefined) exp.unset.push(ref.name);
     if (value) exp.substituted.push(value);
-    return value ?? "";
+    return literalBraces(value ?? "");
   }
   if (!missing) {
     if (value) exp.substituted.push(value);
-    return value!;
+    return literalBraces(value!);
   }
   const word = expandPart(input, ref.wordStart, ref.wordEnd, env, exp);
   if (ref.op.endsWith("?")) {
@@ -117,6 +118,14 @@ function resolveReference(input: string, ref: Reference, env: Record<string, str
   }
   if (word) exp.substituted.push(word);
   return word;
+}
+
+/**
+ * A variable's value is text, never a run-time placeholder (workflow/placeholders.ts): each
+ * `{{` in it is written in the escaped form, which becomes `{{` again when the task runs.
+ */
+function literalBraces(value: string): string {
+  return value.includes("{{") ? value.replaceAll("{{", '{{ "{{" }}') : value;
 }
 
 /** Thrown by expandTree for a tree nested deeper than its limit (an alias can make one). */

@@ -12,16 +12,22 @@ import { CommandChecker } from "./command.ts";
 import { checkDag, suggest } from "./dag.ts";
 import { expandTree, TooDeepError, type Expansion } from "./expand.ts";
 import { bare, problemTemplate, quoted, renderProblem } from "./message.ts";
+import { eachBracedString, hasPlaceholders, LITERAL_BRACES, placeholderProblems } from "./placeholders.ts";
 import { parsePlainYaml } from "./quick-yaml.ts";
 import { taskConfigSchemas, taskSchema, workflowSchema, type RawTask } from "./schema.ts";
 import { pathKey, workflowSecrets } from "./secrets.ts";
 import {
+  HANDLER_KINDS,
   MAX_FILE_BYTES,
   MAX_NESTING,
   MAX_TASKS,
   TASK_TYPES,
+  type HandlerKind,
+  DEFAULT_NOTIFY_ON,
   type HttpConfig,
   type HttpMethod,
+  type NotifyEvent,
+  type NotifyFormat,
   type Task,
   type TaskType,
   type Workflow,
@@ -376,21 +382,11 @@ function checkAndBuild(
   const tasks: { raw: RawTask; index: number }[] = [];
   if (Array.isArray(data.tasks)) {
     data.tasks.forEach((t, i) => {
-      const at: Path = ["tasks", i];
-      const parsed = taskSchema.safeParse(t);
-      if (!parsed.success) problems.push(...fromZod(parsed.error, at));
-      // Check the config against its type's schema even when other fields are wrong.
-      const type = (t as { type?: unknown } | null)?.type;
-      const config = (t as { config?: unknown } | null)?.config;
-      if (typeof type === "string" && (TASK_TYPES as readonly string[]).includes(type) && config !== undefined) {
-        const schema = taskConfigSchemas[type as TaskType];
-        const c = schema.safeParse(config);
-        if (!c.success) problems.push(...fromZod(c.error, [...at, "config"], Object.keys(schema.shape)));
-        else if (type === "shell") problems.push(...commandProblems(c.data as ShellConfigInput, [...at, "config"], opts, commands));
-      }
-      if (parsed.success) tasks.push({ raw: parsed.data, index: i });
+      const parsed = checkTask(t, ["tasks", i], problems, opts, commands);
+      if (parsed) tasks.push({ raw: parsed, index: i });
     });
   }
+  const handlers = checkHandlers(data, problems, opts, commands);
 
   // Graph checks run even when other fields are wrong, so one pass shows every problem. A
   // task without a name may be the one a dependency means: then unknown names are not reported.
@@ -398,6 +394,7 @@ function checkAndBuild(
   const complete = nodes.every((n) => n !== null);
   const named = nodes.map((n, i) => n ?? { name: `\u0000${i}`, dependsOn: [] });
   for (const p of checkDag(named, { unknownDependencies: complete, quote: quoted, bare })) problems.push({ path: ["tasks", ...p.path], message: p.message });
+  problems.push(...handlerNameProblems(named, handlers));
 
   let lines: string[] = [];
   if (problems.length) {
@@ -420,59 +417,127 @@ function checkAndBuild(
   const timeoutDefault = wf.config?.timeout_default ?? opts.defaultTimeout;
   const capTimeout = (t: number) => (opts.maxTimeout > 0 ? (t === 0 ? opts.maxTimeout : Math.min(t, opts.maxTimeout)) : t);
 
+  const build = (t: RawTask, handler?: HandlerKind): Task => {
+    const base = {
+      name: t.name,
+      ...(handler ? { handler } : {}),
+      dependsOn: t.depends_on ?? [],
+      retry: t.retry ?? retryDefault,
+      timeout: capTimeout(t.timeout ?? timeoutDefault),
+      continueOnFailure: t.continue_on_failure ?? false,
+      // The workflow's whole set: a task may print what another one uses (one shared list).
+      secrets,
+      // Filled in when it starts (workflow/placeholders.ts); most tasks have none.
+      ...(configHasPlaceholders(t.config) ? { placeholders: true } : {}),
+    };
+    const c = t.config as Record<string, any>;
+    switch (t.type) {
+      case "shell":
+        return {
+          ...base,
+          type: "shell",
+          config: { command: c.command, args: c.args ?? [], workdir: c.workdir, env: c.env ?? {} },
+        };
+      case "ssh":
+        return {
+          ...base,
+          type: "ssh",
+          config: {
+            host: c.host,
+            port: c.port ?? 22,
+            user: c.user,
+            command: c.command,
+            keyPath: expandHome(c.key_path ?? "~/.ssh/id_rsa", opts.home),
+            timeout: c.timeout ?? 30,
+          },
+        };
+      case "http": {
+        const config: HttpConfig = {
+          url: c.url,
+          method: String(c.method).toUpperCase() as HttpMethod,
+          headers: c.headers ?? {},
+          body: c.body,
+          timeout: c.timeout ?? 30,
+        };
+        return { ...base, type: "http", config };
+      }
+    }
+  };
+
   return {
     name: wf.name,
-    description: wf.description,
+    // A `{{` a variable put here was escaped for placeholders (expand.ts): a description has none.
+    description: wf.description?.replaceAll(LITERAL_BRACES, "{{"),
     schedule: wf.schedule,
     timezone: wf.timezone,
     maxParallel: wf.config?.max_parallel ?? 4,
     file: resolve(file),
     secrets,
     warnings: lines,
-    tasks: tasks.map(({ raw: t }): Task => {
-      const base = {
-        name: t.name,
-        dependsOn: t.depends_on ?? [],
-        retry: t.retry ?? retryDefault,
-        timeout: capTimeout(t.timeout ?? timeoutDefault),
-        continueOnFailure: t.continue_on_failure ?? false,
-        // The workflow's whole set: a task may print what another one uses (one shared list).
-        secrets,
-      };
-      const c = t.config as Record<string, any>;
-      switch (t.type) {
-        case "shell":
-          return {
-            ...base,
-            type: "shell",
-            config: { command: c.command, args: c.args ?? [], workdir: c.workdir, env: c.env ?? {} },
-          };
-        case "ssh":
-          return {
-            ...base,
-            type: "ssh",
-            config: {
-              host: c.host,
-              port: c.port ?? 22,
-              user: c.user,
-              command: c.command,
-              keyPath: expandHome(c.key_path ?? "~/.ssh/id_rsa", opts.home),
-              timeout: c.timeout ?? 30,
-            },
-          };
-        case "http": {
-          const config: HttpConfig = {
-            url: c.url,
-            method: String(c.method).toUpperCase() as HttpMethod,
-            headers: c.headers ?? {},
-            body: c.body,
-            timeout: c.timeout ?? 30,
-          };
-          return { ...base, type: "http", config };
-        }
-      }
-    }),
+    tasks: tasks.map(({ raw: t }) => build(t)),
+    ...(handlers.length ? { handlers: handlers.map((h) => build(h.raw, h.kind)) } : {}),
+    ...(wf.config?.fail_fast === false ? { failFast: false } : {}),
+    ...notifyOf(wf),
   };
+}
+
+/**
+ * One task (or handler) at `at`: its fields, its config against its type's schema (even when
+ * other fields are wrong), its program, its placeholders. The parsed task, or null.
+ */
+function checkTask(t: unknown, at: Path, problems: Problem[], opts: LoadOptions, commands: CommandChecker): RawTask | null {
+  const parsed = taskSchema.safeParse(t);
+  if (!parsed.success) problems.push(...fromZod(parsed.error, at));
+  const type = (t as { type?: unknown } | null)?.type;
+  const config = (t as { config?: unknown } | null)?.config;
+  if (typeof type === "string" && (TASK_TYPES as readonly string[]).includes(type) && config !== undefined) {
+    const schema = taskConfigSchemas[type as TaskType];
+    const c = schema.safeParse(config);
+    if (!c.success) problems.push(...fromZod(c.error, [...at, "config"], Object.keys(schema.shape)));
+    else if (type === "shell") problems.push(...commandProblems(c.data as ShellConfigInput, [...at, "config"], opts, commands));
+  }
+  const handler = at[0] !== "tasks";
+  eachBracedString(config, [...at, "config"], (path, s) => {
+    for (const message of placeholderProblems(s, handler)) problems.push({ path, message });
+  });
+  return parsed.success ? parsed.data : null;
+}
+
+/** The handler lists' items, checked like tasks; a handler has no depends_on. */
+function checkHandlers(data: Record<string, unknown>, problems: Problem[], opts: LoadOptions, commands: CommandChecker): { raw: RawTask; kind: HandlerKind; path: Path }[] {
+  const out: { raw: RawTask; kind: HandlerKind; path: Path }[] = [];
+  for (const kind of HANDLER_KINDS) {
+    const list = data[kind];
+    if (!Array.isArray(list)) continue;
+    list.forEach((t, i) => {
+      const at: Path = [kind, i];
+      if ((t as { depends_on?: unknown } | null)?.depends_on !== undefined) {
+        problems.push({ path: [...at, "depends_on"], message: "a handler has no depends_on (it runs after the whole DAG)", atKey: true });
+      }
+      const parsed = checkTask(t, at, problems, opts, commands);
+      if (parsed) out.push({ raw: { ...parsed, depends_on: undefined }, kind, path: at });
+    });
+  }
+  return out;
+}
+
+/** Names are unique across tasks and handlers (records and `logs --task` tell them apart by name). */
+function handlerNameProblems(tasks: { name: string }[], handlers: { raw: RawTask; path: Path }[]): Problem[] {
+  const seen = new Map<string, string>(tasks.map((t, i) => [t.name, `tasks[${i}]`]));
+  const out: Problem[] = [];
+  for (const h of handlers) {
+    const first = seen.get(h.raw.name);
+    if (first) out.push({ path: [...h.path, "name"], message: `duplicate name ${quoted(h.raw.name)} (also ${first}); names are unique across tasks and handlers` });
+    else seen.set(h.raw.name, `${h.path[0]}[${h.path[1]}]`);
+  }
+  return out;
+}
+
+/** Does any string of a task's config hold a placeholder (or the escape) to fill in at run time? */
+function configHasPlaceholders(config: unknown): boolean {
+  let found = false;
+  eachBracedString(config, [], (_, s) => (found ||= hasPlaceholders(s)));
+  return found;
 }
 
 type ShellConfigInput = { command: string; args?: string[]; workdir?: string; env?: Record<string, string> };
@@ -535,8 +600,8 @@ function fromZod(error: z.ZodError, prefix: Path, keys?: string[]): Problem[] {
 function knownKeys(path: Path): string[] {
   const shape = (s: unknown) => Object.keys((s as { shape: object }).shape);
   if (path.length === 0) return shape(workflowSchema);
-  if (path.length === 1 && path[0] === "config") return ["max_parallel", "retry_default", "timeout_default"];
-  if (path.length === 2 && path[0] === "tasks") return shape(taskSchema);
+  if (path.length === 1 && path[0] === "config") return ["max_parallel", "retry_default", "timeout_default", "fail_fast"];
+  if (path.length === 2 && (path[0] === "tasks" || (HANDLER_KINDS as readonly unknown[]).includes(path[0]))) return shape(taskSchema);
   return [];
 }
 
@@ -634,4 +699,18 @@ function yamlMessage(e: { code: string; message: string }): string {
 
 function firstLine(s: string): string {
   return s.split("\n")[0]!.trim();
+}
+
+/** The workflow's `notify:` (a target with defaults, or false) and `healthcheck:`, when it has them. */
+function notifyOf(wf: { notify?: unknown; healthcheck?: string }): Pick<Workflow, "notify" | "healthcheck"> {
+  const out: Pick<Workflow, "notify" | "healthcheck"> = {};
+  // A `{{` a variable put into a URL was escaped for placeholders (expand.ts): a URL has none.
+  const url = (u: string) => u.replaceAll(LITERAL_BRACES, "{{");
+  if (wf.notify === false) out.notify = false;
+  else if (wf.notify !== undefined) {
+    const n = wf.notify as { url: string; format?: NotifyFormat; on?: NotifyEvent[] };
+    out.notify = { url: url(n.url), format: n.format ?? "json", on: [...new Set(n.on ?? DEFAULT_NOTIFY_ON)] };
+  }
+  if (wf.healthcheck !== undefined) out.healthcheck = url(wf.healthcheck);
+  return out;
 }

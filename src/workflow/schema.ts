@@ -4,7 +4,7 @@
 import { z } from "zod";
 import { cronProblem } from "./cron.ts";
 import { quoted } from "./message.ts";
-import { HTTP_METHODS, NAME_PATTERN, TASK_TYPES, type TaskType } from "./types.ts";
+import { HTTP_METHODS, NAME_PATTERN, NOTIFY_EVENTS, NOTIFY_FORMATS, TASK_TYPES, type TaskType } from "./types.ts";
 
 function describe(v: unknown): string {
   if (v === null) return "null";
@@ -167,6 +167,33 @@ export const taskSchema = z.strictObject({
   continue_on_failure: z.boolean({ error: typeError("true or false") }).optional(),
 }, mapping);
 
+/** A handler list (on_failure, on_success, on_exit): its items are checked like tasks in load.ts. */
+function handlerList() {
+  return z.array(z.unknown(), { error: typeError("a list of tasks") }).optional();
+}
+
+/** A workflow's `notify:` block: the keys of the config's [notify] target (docs/notifications.md). */
+export const notifySchema = z.strictObject({
+  url: nonEmpty().superRefine(checkUrl),
+  format: z.enum(NOTIFY_FORMATS, { error: (iss) => (iss.input === undefined ? "required" : `must be one of ${NOTIFY_FORMATS.join(", ")}`) }).optional(),
+  on: z
+    .array(z.enum(NOTIFY_EVENTS, { error: `must be one of ${NOTIFY_EVENTS.join(", ")}` }), { error: typeError("a list of events") })
+    .min(1, { error: "must not be empty (write notify: false to send nothing)" })
+    .optional(),
+}, { error: typeError("a mapping with 'url', or false") });
+
+/** `notify:` is a target, or false to silence the config's [notify]; its problems carry their own paths. */
+const notifyOrFalse = z.unknown().superRefine((v, ctx) => {
+  if (v === false) return;
+  const r = notifySchema.safeParse(v);
+  if (r.success) return;
+  for (const iss of r.error.issues) {
+    if (iss.code === "unrecognized_keys") {
+      for (const key of iss.keys) ctx.addIssue({ code: "custom", path: [...iss.path, key], message: `unknown key (keys: ${Object.keys(notifySchema.shape).join(", ")})` });
+    } else ctx.addIssue({ code: "custom", path: iss.path, message: iss.message });
+  }
+});
+
 export function timezoneProblem(tz: string): string | null {
   try {
     new Intl.DateTimeFormat("en-US", { timeZone: tz });
@@ -197,6 +224,8 @@ export const workflowSchema = z.strictObject({
         max_parallel: int(1, 256).optional(),
         retry_default: int(0, 100).optional(),
         timeout_default: int(0, 86400).optional(),
+        // false: a failure skips only its own dependants; independent tasks still start.
+        fail_fast: z.boolean({ error: typeError("true or false") }).optional(),
       },
       mapping,
     )
@@ -204,6 +233,12 @@ export const workflowSchema = z.strictObject({
   tasks: z
     .array(z.unknown(), { error: typeError("a list of tasks") })
     .min(1, { error: "must have at least one task" }),
+  // Handlers: tasks run after the DAG (checked item by item in load.ts, like tasks).
+  on_failure: handlerList(),
+  on_success: handlerList(),
+  on_exit: handlerList(),
+  notify: notifyOrFalse.optional(),
+  healthcheck: nonEmpty().superRefine(checkUrl).optional(),
 });
 
 export type RawWorkflow = z.infer<typeof workflowSchema>;

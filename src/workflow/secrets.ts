@@ -24,8 +24,10 @@ const CREDENTIAL_HEADER = /^(authorization|proxy-authorization|cookie|x-api-key|
 export function workflowSecrets(data: unknown, substituted: ReadonlyMap<string, string[]>): WorkflowSecrets {
   const secrets = new Set<string>();
   const inMessages = new Set<string>();
-  const tasks = (data as { tasks?: unknown } | null)?.tasks;
-  if (Array.isArray(tasks)) {
+  // Handlers are tasks too: the same rules, at their own paths.
+  for (const list of ["tasks", "on_failure", "on_success", "on_exit"]) {
+    const tasks = (data as Record<string, unknown> | null)?.[list];
+    if (!Array.isArray(tasks)) continue;
     tasks.forEach((task, i) => {
       const config = (task as { config?: unknown } | null)?.config;
       if (config === null || typeof config !== "object") return;
@@ -34,17 +36,42 @@ export function workflowSecrets(data: unknown, substituted: ReadonlyMap<string, 
         for (const [name, value] of Object.entries(headers)) {
           if (typeof value !== "string") continue;
           if (CREDENTIAL_HEADER.test(name)) credentialValue(value, secrets);
-          for (const v of substituted.get(pathKey(["tasks", i, "config", "headers", name])) ?? []) secrets.add(v);
+          for (const v of substituted.get(pathKey([list, i, "config", "headers", name])) ?? []) secrets.add(v);
         }
       }
       if (typeof url === "string") {
         urlCredentials(url, secrets);
-        for (const v of substituted.get(pathKey(["tasks", i, "config", "url"])) ?? []) inMessages.add(v);
+        for (const v of substituted.get(pathKey([list, i, "config", "url"])) ?? []) inMessages.add(v);
       }
     });
   }
+  notifyUrlSecrets(data, substituted, secrets);
   for (const s of secrets) inMessages.add(s);
   return { secrets: longestFirst(secrets), inMessages: longestFirst(inMessages) };
+}
+
+/**
+ * A notification or healthcheck URL is a credential as a whole (an ntfy topic or a ping UUID
+ * lets anyone post): the URL, its path and query, and what ${VAR} put into it are secret.
+ */
+function notifyUrlSecrets(data: unknown, substituted: ReadonlyMap<string, string[]>, out: Set<string>): void {
+  const top = data as { notify?: unknown; healthcheck?: unknown } | null;
+  const urls: [ValuePath, unknown][] = [
+    [["notify", "url"], (top?.notify as { url?: unknown } | null | undefined)?.url],
+    [["healthcheck"], top?.healthcheck],
+  ];
+  for (const [path, url] of urls) {
+    if (typeof url !== "string") continue;
+    out.add(url);
+    for (const v of substituted.get(pathKey(path)) ?? []) out.add(v);
+    urlCredentials(url, out);
+    try {
+      const u = new URL(url);
+      // "/my-pi-alerts", but not a bare "/" or "/x": too short to be anybody's secret.
+      if (`${u.pathname}${u.search}`.length > 4) out.add(`${u.pathname}${u.search}`);
+      out.add(u.href);
+    } catch {}
+  }
 }
 
 export function pathKey(path: ValuePath): string {

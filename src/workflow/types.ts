@@ -34,8 +34,16 @@ export interface HttpConfig {
   timeout: number;
 }
 
+/** Which handler list a handler comes from (workflow-level on_failure/on_success/on_exit). */
+export const HANDLER_KINDS = ["on_failure", "on_success", "on_exit"] as const;
+export type HandlerKind = (typeof HANDLER_KINDS)[number];
+
 interface TaskBase {
   name: string;
+  /** Set on a handler: it runs after the DAG, by the rules of its list; never in the DAG. */
+  handler?: HandlerKind;
+  /** Its config holds run-time placeholders (`{{ run.id }}`...), filled in when it starts. */
+  placeholders?: boolean;
   dependsOn: string[];
   /** Retries after the first attempt: up to retry + 1 attempts. */
   retry: number;
@@ -71,6 +79,31 @@ export interface Workflow {
    * machine): `FILE:LINE:COL: warning: path: message` lines, masked, in file order.
    */
   warnings?: readonly string[];
+  /**
+   * Handlers in the order they run, each with its `handler` kind: the on_failure ones, then
+   * on_success, then on_exit (only those that apply to the run's status run). Absent: none.
+   */
+  handlers?: readonly Task[];
+  /** false: a failure skips only its own dependants (config.fail_fast); absent or true: today's stop-everything. */
+  failFast?: boolean;
+  /** The workflow's `notify:` block (overrides [notify] in the config), or false to silence it. Absent: the config's. */
+  notify?: NotifyTarget | false;
+  /** healthchecks.io-style ping URL (`URL/start`, `URL`, `URL/fail`). */
+  healthcheck?: string;
+}
+
+export const NOTIFY_EVENTS = ["failure", "recovery", "every_failure", "success", "always"] as const;
+export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
+/** The no-spam policy: one message when a workflow breaks, one when it is fixed. */
+export const DEFAULT_NOTIFY_ON: readonly NotifyEvent[] = ["failure", "recovery"];
+export const NOTIFY_FORMATS = ["json", "ntfy"] as const;
+export type NotifyFormat = (typeof NOTIFY_FORMATS)[number];
+
+/** Where and when run outcomes are sent ([notify] in the config, or a workflow's notify:). */
+export interface NotifyTarget {
+  url: string;
+  format: NotifyFormat;
+  on: NotifyEvent[];
 }
 
 export const NAME_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
