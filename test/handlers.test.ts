@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, setDefaultTimeout, test } from "
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
-import { cli, FAST_CONFIG, rows, sandbox, spawnCli, startDaemon, waitFor, type Sandbox } from "./helpers.ts";
+import { alive, cli, FAST_CONFIG, rows, sandbox, spawnCli, startDaemon, waitFor, type Sandbox } from "./helpers.ts";
 import { startSshd, type Sshd } from "./sshd.ts";
 
 setDefaultTimeout(60_000);
@@ -257,6 +257,50 @@ on_success:
     expect(status.stdout).toMatch(/broken\s+on_success\s+failed\s+2/);
   });
 
+  test("Ctrl-C while the handlers of a run that ended on its own run: they stop; the run keeps its status and exit code", async () => {
+    const pidFile = join(sb.dir, "own-end-handler.pid");
+    const never = join(sb.dir, "own-end-never");
+    const file = sb.workflow(`name: own_end
+tasks:
+  - name: fine
+    type: shell
+    config: { command: /bin/true }
+on_success:
+  - name: slow
+    type: shell
+    retry: 2
+    config: { command: /bin/sh, args: ["-c", "echo $$ > ${pidFile}; exec sleep 30"] }
+on_exit:
+  - name: never
+    type: shell
+    config: { command: /bin/touch, args: ["${never}"] }
+`);
+    const p = spawnCli(sb, ["run", file]);
+    let pid = 0;
+    try {
+      pid = Number(await waitFor(() => existsSync(pidFile) && readFileSync(pidFile, "utf8").trim(), 10_000, "handler start"));
+      p.kill("SIGINT");
+      await waitFor(() => p.exitCode !== null, 20_000, "the run to exit after Ctrl-C");
+      // The DAG succeeded before the signal: a handler's outcome never changes the exit code.
+      expect(p.exitCode).toBe(0);
+    } finally {
+      p.kill("SIGKILL");
+      await p.exited;
+    }
+    const run = runOf("own_end");
+    expect(run).toMatchObject({ status: "success", error_message: null });
+    // The running handler stopped (not retried), the next one not started (so not recorded).
+    expect(attemptsOf(run.id).map((x) => [x.task_name, x.handler, x.status, x.error_message])).toEqual([
+      ["fine", null, "success", null],
+      ["slow", "on_success", "failed", "interrupted by SIGINT"],
+    ]);
+    expect(existsSync(never)).toBe(false);
+    expect(alive(pid)).toBe(false);
+    const stdout = await new Response(p.stdout).text();
+    expect(stdout).toContain("Workflow  own_end: success");
+    expect(stdout).toMatch(/never +on_exit +skipped +0 .* not started: handlers stopped/);
+  });
+
   test("a failed handler is counted in metrics (run --metrics-port)", async () => {
     const file = sb.workflow(`name: metered_handlers
 tasks:
@@ -333,6 +377,69 @@ on_failure:
         ["tell", "on_failure", "success"],
       ]);
       expect(a[1]!.stdout).toBe("schedule failed work\n");
+    } finally {
+      d0.cleanup();
+    }
+  });
+  test("at the end of the stop grace, running handlers are stopped, later ones and those of stopped runs do not run", async () => {
+    const d0 = sandbox(`${FAST_CONFIG}\n[metrics]\nenabled = false\n[daemon]\nshutdown_grace_seconds = 0.5\n`);
+    const at = (name: string) => join(d0.dir, name);
+    try {
+      // tidy: its DAG ends at once, its first on_exit handler runs past the grace.
+      const tidy = d0.workflow(`name: tidy
+schedule: "* * * * * *"
+tasks:
+  - name: work
+    type: shell
+    config: { command: /bin/true }
+on_exit:
+  - name: slow
+    type: shell
+    config: { command: /bin/sh, args: ["-c", "echo $$ > ${at("slow.pid")}; exec sleep 30"] }
+  - name: later
+    type: shell
+    config: { command: /bin/touch, args: ["${at("later-ran")}"] }
+`);
+      // busy: its DAG runs past the grace; its on_failure handler must not start after it.
+      const busy = d0.workflow(`name: busy
+schedule: "* * * * * *"
+tasks:
+  - name: work
+    type: shell
+    config: { command: /bin/sh, args: ["-c", "echo $$ > ${at("work.pid")}; exec sleep 30"] }
+on_failure:
+  - name: tell
+    type: shell
+    config: { command: /bin/touch, args: ["${at("tell-ran")}"] }
+`);
+      const d = await startDaemon(d0, [tidy, busy]);
+      const pids: number[] = [];
+      try {
+        for (const f of ["slow.pid", "work.pid"]) {
+          pids.push(Number(await waitFor(() => existsSync(at(f)) && readFileSync(at(f), "utf8").trim(), 20_000, f)));
+        }
+        d.proc.kill("SIGTERM");
+        await waitFor(() => d.code() !== undefined, 20_000, "the daemon to exit at the end of the grace");
+      } finally {
+        d.proc.kill("SIGKILL");
+        await d.exited;
+      }
+      expect(d.code()).toBe(9); // runs had to be stopped
+      const why = "interrupted by SIGTERM (daemon stopping, 0.5s grace expired)";
+      const runs = rows(d0.db, "SELECT * FROM workflow_executions WHERE status != 'skipped' ORDER BY workflow_name");
+      // Both recorded finished; tidy's DAG had succeeded, and a handler never changes that.
+      expect(runs.map((r) => [r.workflow_name, r.status, r.error_message, r.finished_at !== null])).toEqual([
+        ["busy", "failed", why, true],
+        ["tidy", "success", null, true],
+      ]);
+      const attempts = (id: string) => rows(d0.db, "SELECT task_name, handler, status, error_message, finished_at IS NOT NULL AS done FROM task_executions WHERE workflow_execution_id = ? ORDER BY started_at, rowid", id).map((x) => [x.task_name, x.handler, x.status, x.error_message, x.done]);
+      expect(attempts(runs[0]!.id)).toEqual([["work", null, "failed", why, 1]]);
+      expect(attempts(runs[1]!.id)).toEqual([
+        ["work", null, "success", null, 1],
+        ["slow", "on_exit", "failed", why, 1],
+      ]);
+      expect(existsSync(at("later-ran")) || existsSync(at("tell-ran"))).toBe(false);
+      expect(pids.filter(alive)).toEqual([]);
     } finally {
       d0.cleanup();
     }

@@ -2,7 +2,7 @@
 // end to end: the real CLI and daemon posting to a real HTTP server on loopback (port 0).
 
 import { afterAll, afterEach, describe, expect, setDefaultTimeout, test } from "bun:test";
-import { writeFileSync } from "node:fs";
+import { existsSync, writeFileSync } from "node:fs";
 import { hostname } from "node:os";
 import { join } from "node:path";
 import { cli, FAST_CONFIG, rows, sandbox, spawnCli, startDaemon, waitFor, type Sandbox } from "./helpers.ts";
@@ -307,6 +307,75 @@ tasks:
       clearInterval(releaser);
     }
     expect(deliveries(s).filter((r) => r.result === "pending")).toEqual([]);
+  });
+});
+
+describe("a stop signal while deliveries are still going", () => {
+  test("run: Ctrl-C while it waits for a hanging notification gives it up; the exit code stays the run's", async () => {
+    const srv = serve({ hang: true });
+    // Limits far beyond the test's patience: only the signal can end the wait.
+    const s = sb(`[notify]\nurl = "${srv.url}/slow"\ntimeout_seconds = 300\nattempts = 3\n`);
+    const f = flaky(s, "given_up"); // fails: exit 3
+    const p = spawnCli(s, ["run", f]);
+    try {
+      await waitFor(() => srv.got.length === 1 && deliveries(s).length === 1, 20_000, "the notification");
+      p.kill("SIGINT");
+      await waitFor(() => p.exitCode !== null, 20_000, "the run to exit after Ctrl-C");
+      expect(p.exitCode).toBe(3); // the run's code (failed), not 9: the run itself was not interrupted
+    } finally {
+      p.kill("SIGKILL");
+      await p.exited;
+    }
+    const stderr = await new Response(p.stderr).text();
+    expect(stderr).toContain('"msg":"signal received; giving up notifications still being sent","signal":"SIGINT"');
+    expect(await new Response(p.stdout).text()).toContain("Workflow  given_up: failed");
+    const run = rows(s.db, `SELECT * FROM workflow_executions`)[0]!;
+    expect(run).toMatchObject({ status: "failed", error_message: null });
+    // Recorded as given up: failed, after the one attempt that was going, nothing retried.
+    expect(deliveries(s).map((d) => [d.event, d.attempts, d.result, d.http_status, d.error, d.finished_at !== null])).toEqual([
+      ["failure", 1, "failed", null, "stopped before it was delivered", true],
+    ]);
+    expect(srv.got.length).toBe(1);
+    const st = await cli(s, ["status", "--execution-id", run.id]);
+    expect(st.stdout).toContain("stopped before it was delivered");
+  });
+
+  test("daemon: a second stop signal while it drains deliveries gives them up; nothing is left pending", async () => {
+    const srv = serve({ hang: true });
+    const s = sb(`[metrics]\nenabled = false\n[daemon]\nshutdown_grace_seconds = 60\n[notify]\ntimeout_seconds = 300\nattempts = 3\n`);
+    const f = s.workflow(`name: drained
+schedule: "* * * * * *"
+notify: { url: "${srv.url}/slow", on: [always] }
+healthcheck: "${srv.url}/ping/d-uuid"
+tasks:
+  - name: t
+    type: shell
+    config: { command: /bin/true }
+`);
+    const pidFile = join(s.dir, "drain.pid");
+    const d = await startDaemon(s, ["--pid-file", pidFile, f]);
+    try {
+      await waitFor(() => srv.got.some((m) => m.path === "/slow"), 20_000, "a notification");
+      d.proc.kill("SIGTERM");
+      // The runs have ended (each takes no time); only the deliveries are left to wait for.
+      await waitFor(() => d.log().includes('"msg":"stopping: waiting for notifications being sent"'), 20_000, "the drain of deliveries");
+      d.proc.kill("SIGTERM");
+      await waitFor(() => d.code() !== undefined, 20_000, "the daemon to exit after the second signal");
+    } finally {
+      d.proc.kill("SIGKILL");
+      await d.exited;
+    }
+    expect(d.code()).toBe(0); // no run had to be stopped
+    expect(d.lines().some((l) => l.msg === "daemon stopped")).toBe(true);
+    // The database is consistent: every run finished, every delivery ended, no daemon state.
+    expect(rows(s.db, `SELECT count(*) AS n FROM workflow_executions WHERE status = 'running' OR finished_at IS NULL`)[0]!.n).toBe(0);
+    const all = deliveries(s);
+    expect(all.length).toBeGreaterThanOrEqual(2);
+    expect(all.filter((r) => r.result === "pending" || r.finished_at === null)).toEqual([]);
+    // The target never answered: every one was given up, and says so.
+    for (const r of all) expect([r.result, r.error]).toEqual(["failed", "stopped before it was delivered"]);
+    expect(rows(s.db, `SELECT count(*) AS n FROM daemon_state`)[0]!.n).toBe(0);
+    expect(existsSync(pidFile)).toBe(false);
   });
 });
 

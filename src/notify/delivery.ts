@@ -47,7 +47,8 @@ async function attemptOnce(url: string, req: HttpRequest, timeoutSeconds: number
     return { result: "failed", httpStatus: res.status, error: `HTTP ${res.status}${res.statusText ? ` ${res.statusText}` : ""}` };
   } catch (err) {
     if (timeout.aborted) return { result: "failed", httpStatus: null, error: `no answer within ${timeoutSeconds}s` };
-    if (stop.aborted) return { result: "failed", httpStatus: null, error: "stopped" };
+    // deliver() says it: "stopped before it was delivered" (a "last attempt: stopped" would add nothing).
+    if (stop.aborted) return { result: "failed", httpStatus: null, error: null };
     return { result: "failed", httpStatus: null, error: problem(err) };
   }
 }
