@@ -12,7 +12,10 @@ import { ConfigError, nearest, PicoflowError, systemErrorText } from "../errors.
 import pkg from "../../package.json" with { type: "json" };
 import { readDaemonState, type DaemonState } from "../store/daemon-state.ts";
 import { openDatabase } from "../store/db.ts";
+import { pausedWorkflows } from "../store/pauses.ts";
 import { isProcessAlive, residentBytes } from "../sys/proc.ts";
+import { askDaemon, DaemonUnreachable, socketPathFor } from "../daemon/control.ts";
+import type { ReloadReport } from "../daemon/reload.ts";
 import { createContext, loadOptions, type CliContext, type GlobalOptions } from "./context.ts";
 import { formatDuration, localTime, table } from "./format.ts";
 
@@ -23,18 +26,19 @@ interface DaemonFlags extends GlobalOptions {
   strict?: boolean;
 }
 
-const ACTIONS = ["start", "stop", "status"] as const;
+const ACTIONS = ["start", "stop", "status", "reload"] as const;
 
 export function registerDaemon(cli: CAC): void {
   cli
-    .command("daemon <action> [...workflow_files]", "Run scheduled workflows: daemon start FILE..., daemon stop, daemon status")
+    .command("daemon <action> [...workflow_files]", "Run scheduled workflows: daemon start FILE..., daemon stop, daemon status, daemon reload")
     .option("--pid-file <path>", "PID file (default: picoflow.pid next to the database)")
     .option("--strict", "start: refuse to start if any workflow file is invalid (default: start with the valid ones)")
     .option("--timeout <seconds>", "stop: seconds to wait for the daemon to exit (default: its shutdown grace + kill grace + 15)")
-    .option("-o, --format <format>", "status: table or json (default: table)")
+    .option("-o, --format <format>", "status, reload: table or json (default: table)")
     .example("picoflow daemon start backup.yaml monitoring.yaml")
     .example("picoflow daemon start /etc/picoflow/workflows")
     .example("picoflow daemon status")
+    .example("picoflow daemon reload")
     .example("picoflow daemon stop")
     .action((action: string, files: string[], opts: DaemonFlags) => daemonCommand(String(action), (files ?? []).map(String), opts));
 }
@@ -42,19 +46,20 @@ export function registerDaemon(cli: CAC): void {
 async function daemonCommand(action: string, files: string[], opts: DaemonFlags): Promise<void> {
   if (!(ACTIONS as readonly string[]).includes(action)) {
     const near = nearest(action, ACTIONS);
-    throw new ConfigError(`unknown daemon action '${action}' (${near ? `did you mean '${near}'? ` : ""}use: daemon start FILE..., daemon stop, daemon status)`);
+    throw new ConfigError(`unknown daemon action '${action}' (${near ? `did you mean '${near}'? ` : ""}use: daemon start FILE..., daemon stop, daemon status, daemon reload)`);
   }
   if (action !== "start" && files.length) throw new ConfigError(`daemon ${action} takes no workflow files (got '${files[0]}')`);
   if (opts.pidFile !== undefined && (typeof opts.pidFile !== "string" || opts.pidFile === "")) {
     throw new ConfigError("--pid-file: expects a path");
   }
-  if (opts.format !== undefined && action !== "status") throw new ConfigError(`--format applies to 'daemon status' only`);
+  if (opts.format !== undefined && action !== "status" && action !== "reload") throw new ConfigError(`--format applies to 'daemon status' and 'daemon reload' only`);
   if (opts.timeout !== undefined && action !== "stop") throw new ConfigError(`--timeout applies to 'daemon stop' only`);
   if (opts.strict !== undefined && action !== "start") throw new ConfigError(`--strict applies to 'daemon start' only`);
   const ctx = createContext(opts);
   const pidFile = resolve(opts.pidFile ?? defaultPidFile(ctx.settings.dbPath));
   if (action === "start") return start(ctx, files, pidFile, opts);
   if (action === "stop") return stop(ctx, pidFile, opts.timeout);
+  if (action === "reload") return reload(ctx, pidFile, opts.format);
   return status(ctx, pidFile, opts.format);
 }
 
@@ -159,17 +164,25 @@ interface StatusReport {
     timezone: string | null;
     next_run: string | null;
     running: boolean;
+    /** Its schedule is paused (`workflow pause`): read from the database, where the pause is kept. */
+    paused: boolean;
     error: string | null;
+    /** Live status only: the execution going now and its tasks with an attempt running. */
+    execution_id?: string | null;
+    running_tasks?: string[];
   }[];
   /** Workflow files that failed the daemon's last load; `workflow`: whose last good version is kept. */
   invalid_files?: { file: string; workflow: string | null; problems: string[] }[];
+  /** Where the report comes from: the daemon's control socket (live) or its state row. */
+  source?: "daemon" | "database";
 }
 
-function status(ctx: CliContext, pidFile: string, format: string | undefined): void {
+async function status(ctx: CliContext, pidFile: string, format: string | undefined): Promise<void> {
   if (format !== undefined && format !== "table" && format !== "json") {
     throw new ConfigError(`--format: '${format}' is not one of table, json`);
   }
-  const report = buildStatus(ctx, pidFile);
+  // Live from the daemon when it answers; else what its state row in the database says.
+  const report = (await liveStatus(ctx, pidFile)) ?? { ...buildStatus(ctx, pidFile), source: "database" as const };
   if (format === "json") ctx.out(JSON.stringify(report, null, 2) + "\n");
   else ctx.out(renderStatus(report));
   if (report.status !== "running") process.exitCode = 1;
@@ -180,11 +193,13 @@ function buildStatus(ctx: CliContext, pidFile: string): StatusReport {
   if (st.state === "missing") return { status: "stopped", pid: null, pid_file: pidFile, note: "no PID file", hint: elsewhere(ctx) };
   if (st.state === "stale") return { status: "stopped", pid: st.pid, pid_file: pidFile, note: `stale PID file: ${st.why}` };
   let state: DaemonState | null = null;
+  let paused = new Map<string, string>();
   let note: string | undefined;
   try {
     const db = openDatabase(ctx.settings.dbPath, { readonly: true });
     try {
       state = readDaemonState(db, ctx.settings.dbPath, pidFile);
+      paused = pausedWorkflows(db);
     } finally {
       db.close();
     }
@@ -222,6 +237,7 @@ function buildStatus(ctx: CliContext, pidFile: string): StatusReport {
       timezone: w.timezone,
       next_run: currentNextRun(w.schedule, w.timezone, w.nextRun, now),
       running: w.running,
+      paused: paused.has(w.name),
       error: w.error,
     })),
     invalid_files: (state.invalidFiles ?? []).map((f) => ({ file: f.file, workflow: f.workflow, problems: f.problems })),
@@ -266,13 +282,19 @@ function renderStatus(r: StatusReport): string {
   s += `Started:   ${localTime(r.started_at)} (up ${formatUptime(r.uptime_seconds ?? 0)})\n`;
   s += `Memory:    ${mib(r.rss_bytes)} resident\n`;
   s += `Version:   ${r.version}\n`;
-  s += `Updated:   ${localTime(r.updated_at)}\n`;
+  // Live: asked through the control socket; else the state row the daemon last wrote.
+  s += r.source === "daemon" ? `State:     live from the daemon\n` : `Updated:   ${localTime(r.updated_at)} (from the database)\n`;
   if (r.metrics_url) s += `Metrics:   ${r.metrics_url}\n`;
   const scheduled = r.workflows.filter((w) => w.schedule).length;
   const invalid = r.invalid_files ?? [];
   const bad = invalid.length ? `, ${invalid.length} invalid file${invalid.length === 1 ? "" : "s"}` : "";
   s += `Workflows: ${r.workflows.length} loaded, ${scheduled} scheduled${bad}\n`;
   if (r.workflows.length) s += "\n" + workflowTable(r.workflows);
+  const going = r.workflows.filter((w) => w.execution_id);
+  if (going.length) {
+    s += "\nRunning now:\n";
+    for (const w of going) s += `  ${w.name}: execution ${w.execution_id}${w.running_tasks?.length ? `, tasks ${w.running_tasks.join(", ")}` : ""}\n`;
+  }
   if (invalid.length) s += "\n" + invalidFiles(invalid);
   return s;
 }
@@ -283,7 +305,7 @@ function workflowTable(workflows: NonNullable<StatusReport["workflows"]>): strin
     w.schedule ?? "(none)",
     w.timezone ?? "local",
     w.schedule ? localTime(w.next_run) : "-",
-    w.running ? "running" : "idle",
+    [w.running ? "running" : w.paused ? "" : "idle", w.paused ? "paused" : ""].filter(Boolean).join(", "),
     w.error ? `invalid on reload, last good version kept: ${w.error.split("\n")[0]}` : w.file,
   ]);
   return table(["WORKFLOW", "SCHEDULE", "TIMEZONE", "NEXT RUN", "STATE", "FILE"], rows);
@@ -297,4 +319,103 @@ function invalidFiles(files: NonNullable<StatusReport["invalid_files"]>): string
     for (const p of f.problems) s += `    ${p}\n`;
   }
   return s;
+}
+
+/** How long `daemon status` waits for the daemon's answer before it reads the database instead. */
+const LIVE_STATUS_WAIT_MS = 3000;
+
+/**
+ * The daemon's live state through its control socket, or null when it does not answer (none
+ * running, an older daemon without a socket, a socket we may not use): the caller falls back
+ * to the state row. Pauses are read from the database, where they are kept.
+ */
+async function liveStatus(ctx: CliContext, pidFile: string): Promise<StatusReport | null> {
+  let live: Record<string, any> | undefined;
+  try {
+    await askDaemon(socketPathFor(pidFile), { op: "status" }, (a) => ((live = a), true), "", LIVE_STATUS_WAIT_MS);
+  } catch (err) {
+    if (err instanceof DaemonUnreachable || err instanceof PicoflowError) return null;
+    throw err;
+  }
+  if (!live) return null;
+  const paused = pausedNow(ctx);
+  return {
+    status: "running",
+    pid: live.pid,
+    pid_file: pidFile,
+    started_at: live.started_at,
+    uptime_seconds: live.uptime_seconds,
+    rss_bytes: live.rss_bytes,
+    version: live.version,
+    metrics_url: live.metrics_url,
+    workflows: (live.workflows ?? []).map((w: Record<string, any>) => ({
+      name: w.name,
+      file: w.file,
+      schedule: w.schedule,
+      timezone: w.timezone,
+      next_run: w.next_run,
+      running: w.running,
+      paused: paused.has(w.name),
+      error: w.error,
+      execution_id: w.execution_id ?? null,
+      running_tasks: w.running_tasks ?? [],
+    })),
+    invalid_files: live.invalid_files ?? [],
+    source: "daemon",
+  };
+}
+
+/** The paused workflows as the database says; none when it cannot be read (or predates pauses). */
+function pausedNow(ctx: CliContext): Map<string, string> {
+  try {
+    const db = openDatabase(ctx.settings.dbPath, { readonly: true });
+    try {
+      return pausedWorkflows(db);
+    } finally {
+      db.close();
+    }
+  } catch {
+    return new Map();
+  }
+}
+
+/** `daemon reload`: the daemon reads its config and workflow files again and says what became of each. */
+async function reload(ctx: CliContext, pidFile: string, format: string | undefined): Promise<void> {
+  if (format !== undefined && format !== "table" && format !== "json") {
+    throw new ConfigError(`--format: '${format}' is not one of table, json`);
+  }
+  let report: ReloadReport | undefined;
+  const socket = socketPathFor(pidFile);
+  const hint = `is the daemon running? ('picoflow daemon status'); a daemon without a control socket reloads on SIGHUP`;
+  await askDaemon(socket, { op: "reload" }, (a) => ((report = a as unknown as ReloadReport), true), hint, 60_000);
+  if (!report) throw new PicoflowError(`the daemon on ${socket} closed the connection without an answer`, 1);
+  const { config, files } = report;
+  if (format === "json") ctx.out(JSON.stringify({ config, files }, null, 2) + "\n");
+  else ctx.out(renderReload(report));
+  // The last good version of each workflow is kept either way; the exit code says whether all is well.
+  if (files.some((f) => f.result === "invalid")) process.exitCode = 2;
+  else if (config.error !== null) process.exitCode = 4;
+}
+
+function renderReload(r: ReloadReport): string {
+  let s = "";
+  if (r.config.error !== null) s += `Config file: invalid, settings in use kept: ${r.config.error}\n`;
+  else s += `Config file: ${r.config.file ?? "(none)"} reloaded\n`;
+  for (const name of r.config.restart_needed) s += `  ${name}: changed; restart the daemon to apply it\n`;
+  const counts = (["loaded", "unchanged", "removed", "invalid"] as const).map((k) => [k, r.files.filter((f) => f.result === k).length] as const);
+  s += `Workflow files: ${counts.map(([k, n]) => `${n} ${k}`).join(", ")}\n\n`;
+  const rows = r.files.map((f) => [f.result, f.workflow ?? "-", f.file, note(f)]);
+  s += table(["RESULT", "WORKFLOW", "FILE", "NOTE"], rows);
+  const detailed = r.files.filter((f) => f.messages.length);
+  for (const f of detailed) {
+    s += `\n${f.file}:\n`;
+    for (const m of f.messages) s += `  ${m}\n`;
+  }
+  return s;
+}
+
+function note(f: ReloadReport["files"][number]): string {
+  if (f.result === "invalid") return f.workflow === null ? "not loaded" : "last good version kept";
+  if (f.result === "removed") return "unscheduled";
+  return f.messages.length ? `${f.messages.length} warning${f.messages.length === 1 ? "" : "s"}` : "";
 }

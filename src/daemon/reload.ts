@@ -1,7 +1,8 @@
 // Loading the daemon's workflow files and settings: at start (invalid files left out and
 // reported; the start refused when none is valid, or with --strict when any is invalid) and
-// on SIGHUP, which reads the config file and the workflow files again. A file that turns
-// invalid keeps its last good version scheduled; one that is gone is unscheduled.
+// on SIGHUP or `daemon reload`, which read the config file and the workflow files again. A
+// file that turns invalid keeps its last good version scheduled; one that is gone is
+// unscheduled. A reload reports what became of each file (FileResult) for `daemon reload`.
 
 import type { Settings } from "../config.ts";
 import { messageOf } from "../errors.ts";
@@ -20,6 +21,24 @@ import { loadFiles, startRefusal, type InvalidFile } from "./workflow-files.ts";
 export interface Loaded {
   entries: Map<string, Entry>;
   invalid: InvalidFile[];
+}
+
+/**
+ * What a reload did to one file, for `daemon reload`: loaded (new or changed), unchanged,
+ * removed (gone, or no longer matched), or invalid (a loaded workflow keeps its last good
+ * version); `messages` are its problems or the loader's warnings.
+ */
+export interface FileResult {
+  file: string;
+  workflow: string | null;
+  result: "loaded" | "unchanged" | "removed" | "invalid";
+  messages: string[];
+}
+
+/** What a reload did: the config file (its error, if broken) and each workflow file. */
+export interface ReloadReport {
+  config: { file: string | null; error: string | null; restart_needed: string[] };
+  files: FileResult[];
 }
 
 /** Where the workflow files come from, as `daemon start` was given them. */
@@ -52,6 +71,15 @@ export function loadAtStart(o: FileArguments & { settings: Settings; strict: boo
   return { entries, invalid };
 }
 
+/** The same workflow as built from the file before (the built form is plain data). */
+function sameWorkflow(a: Workflow, b: Workflow): boolean {
+  try {
+    return JSON.stringify(a) === JSON.stringify(b);
+  } catch {
+    return false;
+  }
+}
+
 /** The loader's warnings (an unset ${VAR}, a program not found), one log line each, at every load. */
 function logWarnings(log: Logger, file: string, wf: Workflow): void {
   for (const w of wf.warnings ?? []) log.warn("workflow file has a warning", { workflow: wf.name, file, warning: w });
@@ -69,6 +97,9 @@ export interface ReloadOptions extends FileArguments {
 }
 
 export class Reloader {
+  /** What the last settings() found: for `daemon reload`'s report. */
+  lastConfig: ReloadReport["config"] = { file: null, error: null, restart_needed: [] };
+
   constructor(private readonly o: ReloadOptions) {}
 
   /** Log the files that failed the last load; count them for /metrics, /healthz and status. */
@@ -96,9 +127,11 @@ export class Reloader {
       next = this.o.reloadConfig();
     } catch (err) {
       log.error("config file is invalid; keeping the settings in use", { error: messageOf(err) });
+      this.lastConfig = { file: current.configFile ?? null, error: messageOf(err), restart_needed: [] };
       return null;
     }
     const changes = compareSettings(current, next.settings);
+    this.lastConfig = { file: next.settings.configFile ?? null, error: null, restart_needed: changes.restart.map((r) => r.setting) };
     for (const r of changes.restart) {
       log.warn("setting changed in the config file; restart the daemon to apply it", { setting: r.setting, in_use: r.running, configured: r.configured });
     }
@@ -109,32 +142,44 @@ export class Reloader {
     return applied;
   }
 
-  /** Load the workflow files again under `settings`. */
-  workflows(settings: Settings): void {
+  /** Load the workflow files again under `settings`; what became of each file. */
+  workflows(settings: Settings): FileResult[] {
     const { loaded, log } = this.o;
     log.info("reloading workflow files", { arguments: this.o.args });
     const exp = expandArguments(this.o.args, this.o.cwd);
     for (const a of exp.empty) log.warn("no workflow files match", { argument: a });
     const present = new Set(exp.files);
+    const results: FileResult[] = [];
+    const removed = (e: Entry) => results.push({ file: e.file, workflow: e.wf.name, result: "removed", messages: [] });
     // Files no longer there (or no longer matched) are unscheduled.
-    for (const e of [...loaded.entries.values()]) if (!present.has(e.file)) this.unschedule(e);
+    for (const e of [...loaded.entries.values()]) {
+      if (!present.has(e.file)) {
+        this.unschedule(e);
+        removed(e);
+      }
+    }
     const names = new Map([...loaded.entries].map(([file, e]) => [file, e.wf.name]));
     const failed: InvalidFile[] = [];
     for (const x of loadFiles(exp.files, this.o.loadOptionsFor(settings), names)) {
       const old = loaded.entries.get(x.file);
       if (x.wf) {
         logWarnings(log, x.file, x.wf);
+        const same = old !== undefined && old.error === null && sameWorkflow(old.wf, x.wf);
         this.adopt(old, x.file, x.wf);
+        results.push({ file: x.file, workflow: x.wf.name, result: same ? "unchanged" : "loaded", messages: [...(x.wf.warnings ?? [])] });
       } else if (old && x.gone) {
         // Deleted since the listing: a removal, not a problem.
         this.unschedule(old);
+        removed(old);
       } else {
         // Invalid: a loaded workflow keeps its last good version scheduled.
         if (old) old.error = x.problems.join("\n");
         failed.push(x);
+        results.push({ file: x.file, workflow: old?.wf.name ?? null, result: "invalid", messages: x.problems });
       }
     }
     this.reportInvalid(failed);
+    return results;
   }
 
   /** Unschedule a workflow whose file is gone; a run of it that is going finishes. */

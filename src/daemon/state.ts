@@ -23,7 +23,7 @@ export interface StateOptions {
   metricsUrl: string | null;
   loaded: Loaded;
   /** The runs going now, by workflow name. */
-  running: ReadonlyMap<string, unknown>;
+  running: ReadonlyMap<string, { runId?: string; startedAt: Date; tasks?: ReadonlySet<string> }>;
   stopping: () => boolean;
 }
 
@@ -74,6 +74,30 @@ export class DaemonState {
     } catch (err) {
       this.o.log.error("cannot clear daemon state", { error: messageOf(err) });
     }
+  }
+
+  /**
+   * The live state for `daemon status` through the control socket: what the state row holds,
+   * plus each running workflow's execution and tasks, and the memory in use now. Field names
+   * as in `daemon status --format json`.
+   */
+  live(): Record<string, unknown> {
+    const { startedAt, running } = this.o;
+    return {
+      pid: process.pid,
+      pid_file: this.o.pidFile,
+      started_at: startedAt.toISOString(),
+      uptime_seconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
+      rss_bytes: residentBytes() ?? process.memoryUsage().rss,
+      version: this.o.version,
+      metrics_url: this.o.metricsUrl,
+      stopping: this.o.stopping(),
+      workflows: this.workflows().map(({ nextRun, ...w }) => {
+        const run = running.get(w.name);
+        return { ...w, next_run: nextRun, execution_id: run?.runId ?? null, running_tasks: run?.tasks ? [...run.tasks] : [] };
+      }),
+      invalid_files: this.invalidFiles(),
+    };
   }
 
   /** GET /healthz. */
