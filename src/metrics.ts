@@ -25,6 +25,11 @@ export interface Metrics {
   setLastOutcome(workflow: string, status: "success" | "failed", unixSeconds: number): void;
   /** How many workflow files failed to load at the daemon's last load (start or reload). */
   setLoadErrors(files: number): void;
+  /**
+   * picoflow_workflow_paused{workflow}, 1 or 0 for each workflow `read` returns, read at each
+   * scrape: a pause is made by another process, and the daemon keeps no copy of it.
+   */
+  watchPaused(read: () => Iterable<[workflow: string, paused: boolean]>): void;
   /** Prometheus text exposition format. */
   render(): Promise<string>;
   readonly contentType: string;
@@ -201,6 +206,18 @@ export function createMetrics(): Metrics {
         registers,
       });
       loadErrors.set(files);
+    },
+    watchPaused(read) {
+      new Gauge({
+        name: "picoflow_workflow_paused",
+        help: "1 while the workflow's schedule is paused (picoflow workflow pause), else 0; by loaded workflow.",
+        labelNames: ["workflow"] as const,
+        registers,
+        collect() {
+          this.reset();
+          for (const [workflow, paused] of read()) this.set({ workflow }, paused ? 1 : 0);
+        },
+      });
     },
     render: () => registry.metrics(),
     contentType: registry.contentType,

@@ -1,18 +1,23 @@
-// `picoflow workflow list`: every known workflow with its runs, success rate, last run and schedule.
+// `picoflow workflow list`: every known workflow with its runs, success rate, last run, schedule
+// and pause. `picoflow workflow pause|resume NAME`: the pause is a row in the database
+// (store/pauses.ts), so it works with the daemon stopped and survives its restart; the daemon
+// reads it when a trigger comes due.
 
 import type { CAC } from "cac";
 import { ConfigError, nearest } from "../errors.ts";
+import { openDatabase } from "../store/db.ts";
+import { pauseWorkflow, resumeWorkflow } from "../store/pauses.ts";
 import type { WorkflowSummary } from "../store/queries.ts";
 import { sqlTimeAgo } from "../store/time.ts";
 import { isProcessAlive } from "../sys/proc.ts";
-import { createContext, type GlobalOptions } from "./context.ts";
+import { createContext, type CliContext, type GlobalOptions } from "./context.ts";
 import { localTime, paint, statusColour, table } from "./format.ts";
-import { answeredBeforeFirstRun, formatOption, percent, toJson, withHistory } from "./read.ts";
+import { answeredBeforeFirstRun, formatOption, isoUtc, percent, requireWorkflow, toJson, withHistory, type OutputFormat } from "./read.ts";
 
 /** Without --all, a workflow is listed if a running daemon has it loaded, or it was loaded or run within this many days. */
 export const ACTIVE_DAYS = 30;
 
-const ACTIONS = ["list"] as const;
+const ACTIONS = ["list", "pause", "resume"] as const;
 
 interface WorkflowOptions extends GlobalOptions {
   all?: boolean;
@@ -21,19 +26,23 @@ interface WorkflowOptions extends GlobalOptions {
 
 export function registerWorkflow(cli: CAC): void {
   cli
-    .command("workflow <action>", "Workflows PicoFlow knows of; action: list")
-    .option("--all", `Include workflows neither loaded by a running daemon nor run in the last ${ACTIVE_DAYS} days`)
+    .command("workflow <action> [name]", "Workflows PicoFlow knows of; action: list, pause NAME, resume NAME")
+    .option("--all", `list: include workflows neither loaded by a running daemon nor run in the last ${ACTIVE_DAYS} days`)
     .option("-o, --format <format>", "Output format: table, json (default: table)")
     .example("picoflow workflow list")
     .example("picoflow workflow list --all --format json")
-    .action((action: unknown, opts: WorkflowOptions) => workflowCommand(String(action), opts));
+    .example("picoflow workflow pause nightly-backup")
+    .example("picoflow workflow resume nightly-backup")
+    .action((action: unknown, name: unknown, opts: WorkflowOptions) => workflowCommand(String(action), name, opts));
 }
 
-function workflowCommand(action: string, opts: WorkflowOptions): void {
-  if (action !== "list") {
+function workflowCommand(action: string, name: unknown, opts: WorkflowOptions): void {
+  if (!(ACTIONS as readonly string[]).includes(action)) {
     const near = nearest(action, ACTIONS);
     throw new ConfigError(`unknown workflow action '${action}' (${near ? `did you mean '${near}'?` : `known: ${ACTIONS.join(", ")}`})`);
   }
+  if (action === "pause" || action === "resume") return pauseCommand(action, name, opts);
+  if (name !== undefined) throw new ConfigError(`workflow list takes no workflow name (got '${String(name)}')`);
   const format = formatOption(opts.format);
   const ctx = createContext(opts);
   if (answeredBeforeFirstRun(ctx, format)) return;
@@ -41,7 +50,7 @@ function workflowCommand(action: string, opts: WorkflowOptions): void {
   const list = withHistory(ctx, (h) => h.workflows({ all: Boolean(opts.all), activeSince, isAlive: isProcessAlive }));
 
   if (format === "json") {
-    ctx.out(toJson(list));
+    ctx.out(toJson(list.map((w) => ({ ...w, paused: w.paused_at !== null }))));
     return;
   }
   if (!list.length) {
@@ -60,6 +69,50 @@ function formatList(list: WorkflowSummary[], tty: boolean): string {
     localTime(w.last_run_at),
     w.last_status ? c(statusColour(w.last_status), w.last_status) : "-",
     w.schedule ?? "-",
+    w.paused_at ? c("yellow", `since ${localTime(w.paused_at)}`) : "-",
   ]);
-  return table(["WORKFLOW", { header: "RUNS", right: true }, { header: "RATE", right: true }, "LAST RUN", "STATUS", "SCHEDULE"], rows);
+  return table(["WORKFLOW", { header: "RUNS", right: true }, { header: "RATE", right: true }, "LAST RUN", "STATUS", "SCHEDULE", "PAUSED"], rows);
+}
+
+/**
+ * `workflow pause|resume NAME`. The name must be one the database knows (a run, or a daemon
+ * loaded it): a typo would otherwise pause nothing, silently. A paused name the database no
+ * longer knows otherwise (its runs deleted by retention) can still be resumed.
+ */
+function pauseCommand(action: "pause" | "resume", name: unknown, opts: WorkflowOptions): void {
+  if (name === undefined || String(name) === "") throw new ConfigError(`workflow ${action} needs a workflow name: picoflow workflow ${action} NAME`);
+  if (opts.all !== undefined) throw new ConfigError(`--all applies to 'workflow list' only`);
+  const wf = String(name);
+  const format = formatOption(opts.format);
+  const ctx = createContext(opts);
+  // No database yet: not found (exit 5), and none is created.
+  answeredBeforeFirstRun(ctx, format, { workflow: wf });
+  withHistory(ctx, (h) => {
+    if (action === "resume" && h.pausedAt(wf) !== null) return;
+    requireWorkflow(h, wf);
+  });
+  const db = openDatabase(ctx.settings.dbPath);
+  let change;
+  try {
+    change = action === "pause" ? pauseWorkflow(db, ctx.settings.dbPath, wf) : resumeWorkflow(db, ctx.settings.dbPath, wf);
+  } finally {
+    db.close();
+  }
+  printPause(ctx, format, action, wf, change.pausedAt, change.changed);
+}
+
+function printPause(ctx: CliContext, format: OutputFormat, action: "pause" | "resume", wf: string, pausedAt: string | null, changed: boolean): void {
+  if (format === "json") {
+    ctx.out(JSON.stringify({ workflow: wf, paused: pausedAt !== null, paused_at: isoUtc(pausedAt), changed }, null, 2) + "\n");
+    return;
+  }
+  if (action === "pause") {
+    ctx.out(
+      changed
+        ? `Paused '${wf}': the daemon does not fire its scheduled runs until 'picoflow workflow resume ${wf}' ('picoflow trigger ${wf}' still runs it).\n`
+        : `'${wf}' is already paused (since ${localTime(pausedAt)}).\n`,
+    );
+  } else {
+    ctx.out(changed ? `Resumed '${wf}': its schedule fires again from its next time.\n` : `'${wf}' is not paused.\n`);
+  }
 }
