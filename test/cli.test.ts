@@ -43,7 +43,7 @@ describe("global flags", () => {
       [["statsu"], "picoflow: unknown command 'statsu' (did you mean 'stats'?)"],
       [["run", good, "--bogus"], "picoflow: unknown option '--bogus' for 'run' (see 'picoflow run --help')"],
       // As typed, not as cac's camelCase ("--dryRun"), with a near miss when there is one.
-      [["run", good, "--dry-run"], "picoflow: unknown option '--dry-run' for 'run' (see 'picoflow run --help')"],
+      [["run", good, "--dry-rnu"], "picoflow: unknown option '--dry-rnu' for 'run' (did you mean '--dry-run'?)"],
       [["logs", "x", "--folow"], "picoflow: unknown option '--folow' for 'logs' (did you mean '--follow'?)"],
       [["history", "--db-pth=x.db"], "picoflow: unknown option '--db-pth' for 'history' (did you mean '--db-path'?)"],
       [["status", "-x"], "picoflow: unknown option '-x' for 'status' (see 'picoflow status --help')"],

@@ -97,7 +97,8 @@ export function paint(on: boolean): (colour: Colour, text: string) => string {
 export function statusColour(status: string): Colour {
   if (status === "success") return "green";
   if (status === "running" || status === "pending" || status === "retrying") return "yellow";
-  if (status === "skipped") return "dim";
+  // A retry's reused task: its success was in an earlier execution.
+  if (status === "skipped" || status === "reused") return "dim";
   return "red";
 }
 

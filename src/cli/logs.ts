@@ -242,6 +242,8 @@ class LogView {
 
 /** "fetch #2: failed, exit 1, 0.51s, started 2026-11-26 09:17:42 (exited with code 1)" */
 function attemptLine(a: AttemptRow, c: ReturnType<typeof paint>): string {
+  // A retry's reused task did not run here: its output is in the execution it reuses.
+  if (a.reused_from) return `${label(a)}: ${c(statusColour(a.status), a.status)}, the success of execution ${a.reused_from} (its output is there)`;
   const parts = [c(statusColour(a.status), a.status)];
   if (a.exit_code !== null) parts.push(`exit ${a.exit_code}`);
   if (a.http_status !== null) parts.push(`HTTP ${a.http_status}`);

@@ -37,6 +37,8 @@ export function formatSummary(s: RunSummary, colour: boolean): string {
     `Workflow  ${s.workflow}: ${c(statusColour(s.status), s.status)} in ${formatDuration(s.durationSeconds)}` +
     ` (${ok}/${s.tasks.length} tasks succeeded${s.interrupted ? `, interrupted by ${s.interrupted}` : ""})\n\n`;
   const rows = s.tasks.map((t) => {
+    // A retry's reused task: as `status` shows it, with the execution whose success it reuses.
+    if (t.reusedFrom) return [t.name, c(statusColour("reused"), "reused"), 0, formatDuration(null), null, `success of execution ${t.reusedFrom.slice(0, 8)}`];
     const note = t.reason ?? (t.status === "success" ? "" : (t.error ?? ""));
     // As `status` shows it: the failure happened, and continue_on_failure let the run go on.
     const status = t.tolerated ? c("yellow", `${t.status} (tolerated)`) : c(statusColour(t.status), t.status);

@@ -1,10 +1,14 @@
-// `picoflow run FILE`: validate, then run the workflow once, showing progress and a summary.
+// `picoflow run FILE`: validate, then run the workflow once (or part of it: --only, --from),
+// showing progress and a summary; `--dry-run` prints the plan instead. `retry` runs through here too.
 
 import type { CAC } from "cac";
 import { RunEvents } from "../engine/events.ts";
 import { runCap } from "../engine/limiter.ts";
 import { OUTPUT_LIMIT, runWorkflow, type RunSummary, type TaskSummary } from "../engine/runner.ts";
-import { ExecutionError, InterruptedError, NetworkError, PicoflowError, TimeoutError } from "../errors.ts";
+import { selectionPlan, type RunPlan } from "../engine/plan.ts";
+import type { Trigger } from "../store/types.ts";
+import type { Workflow } from "../workflow/types.ts";
+import { ConfigError, ExecutionError, InterruptedError, NetworkError, PicoflowError, TimeoutError } from "../errors.ts";
 import { executors } from "../executors/index.ts";
 import type { StopReason } from "../executors/types.ts";
 import { openDatabase } from "../store/db.ts";
@@ -13,6 +17,8 @@ import { isProcessAlive, selfIdentity } from "../sys/proc.ts";
 import { stopLeftovers } from "../sys/process.ts";
 import { onSignals, RUN_STOP_SIGNALS } from "../sys/signals.ts";
 import { loadWorkflow } from "../workflow/load.ts";
+import { formatPlan } from "./dry-run.ts";
+import { textOption } from "./read.ts";
 import { Notifier } from "../notify/notifier.ts";
 import type { Logger } from "../log.ts";
 import { createContext, loadOptions, type CliContext, type GlobalOptions } from "./context.ts";
@@ -24,24 +30,57 @@ export function registerRun(cli: CAC): void {
   cli
     .command("run <workflow_file>", "Run a workflow once")
     .option("--metrics-port <port>", "Serve Prometheus metrics on this port while the run lasts (0: any free port)")
+    .option("--only <tasks>", "Run only these tasks (comma-separated), ignoring their dependencies")
+    .option("--from <task>", "Run this task and everything downstream of it")
+    .option("--dry-run", "Run nothing: print the plan (order, levels, commands, retries, timeouts, handlers)")
     .example("picoflow run backup.yaml")
+    .example("picoflow run backup.yaml --from upload")
+    .example("picoflow run backup.yaml --dry-run")
     .action((file: string, opts: RunOptions) => runCommand(String(file), opts));
 }
 
 interface RunOptions extends GlobalOptions {
   metricsPort?: unknown;
+  only?: unknown;
+  from?: unknown;
+  dryRun?: boolean;
+}
+
+/** `--only a,b`: the names, trimmed; an empty name is a usage error. */
+function onlyOption(value: unknown): string[] | undefined {
+  const text = textOption(value, "--only");
+  if (text === undefined) return undefined;
+  const names = text.split(",").map((n) => n.trim());
+  if (names.some((n) => n === "")) throw new ConfigError(`--only: '${text}' has an empty task name`);
+  return [...new Set(names)];
 }
 
 async function runCommand(file: string, opts: RunOptions): Promise<void> {
   const metricsPort = metricsPortOption(opts.metricsPort);
+  const only = onlyOption(opts.only);
+  const from = textOption(opts.from, "--from");
   const ctx = createContext(opts);
-  const { settings, log } = ctx;
   // Validate before touching the database: a bad file never leaves a half-written run.
   const wf = loadWorkflow(file, loadOptions(ctx));
   // As `validate` shows them: FILE:LINE:COL: warning: ... (an unset ${VAR}, a program not
   // found); `--log-level error` silences them.
-  if (log.enabled("warn")) for (const w of wf.warnings ?? []) process.stderr.write(`${w}\n`);
+  if (ctx.log.enabled("warn")) for (const w of wf.warnings ?? []) process.stderr.write(`${w}\n`);
+  const plan = only || from !== undefined ? selectionPlan(wf, { only, from }) : undefined;
+  // Nothing runs and no database is opened (or created).
+  if (opts.dryRun) {
+    ctx.out(formatPlan(wf, plan, runCap(wf.maxParallel, ctx.settings.execution.maxParallel)));
+    return;
+  }
+  await runLoaded(ctx, wf, { metricsPort, plan });
+}
 
+/**
+ * Run a loaded workflow once in this process: the database, crash recovery, signals, progress,
+ * notifications, the summary, and the run's exit code as an error. `retry` runs through here.
+ */
+export async function runLoaded(ctx: CliContext, wf: Workflow, extra: { metricsPort?: number; plan?: RunPlan; trigger?: Trigger }): Promise<void> {
+  const { metricsPort, plan, trigger } = extra;
+  const { settings, log } = ctx;
   const events = new RunEvents();
   // Metrics only when asked for with --metrics-port (see docs/inspecting.md); bound before the
   // database is touched, so a busy port fails the command before anything runs.
@@ -96,6 +135,8 @@ async function runCommand(file: string, opts: RunOptions): Promise<void> {
         backoff: { multiplier: settings.retry.backoffMultiplier, maxSeconds: settings.retry.maxBackoffSeconds },
         killGraceMs: settings.timeout.killGraceSeconds * 1000,
         outputLimit: OUTPUT_LIMIT,
+        plan,
+        trigger,
       });
     } finally {
       unsubscribe();

@@ -121,6 +121,7 @@ function formatDetail(r: RunDetail, tty: boolean): string {
   const live = isLive(r);
   let head = `Workflow   ${r.workflow_name}${r.workflow_file ? ` (${r.workflow_file})` : ""}\n`;
   head += `Execution  ${r.id} (${r.trigger}${r.owner_pid !== null ? `, pid ${r.owner_pid}` : ""})\n`;
+  if (r.retry_of) head += `Retry of   ${r.retry_of}\n`;
   head += `Status     ${c(statusColour(r.status), r.status)}${r.error_message ? `: ${runReason(r)}` : ""}\n`;
   head += `Started    ${localTime(r.started_at)}\n`;
   if (live) head += `Running    for ${formatDuration(elapsed(r.started_at))}\n`;
@@ -138,6 +139,8 @@ function formatDetail(r: RunDetail, tty: boolean): string {
     if (t.http_status !== null) note = `HTTP ${t.http_status}${note ? `: ${note}` : ""}`;
     // Waiting in backoff: which attempt comes next and when, then why the last one failed.
     if (t.status === "retrying") note = `attempt ${t.next_attempt} at ${localTime(t.retry_at)}${note ? `; ${note}` : ""}`;
+    // Not run again by this retry: the execution whose success it stands for.
+    if (t.reused_from) note = `success of execution ${shortId(t.reused_from)}`;
     const duration = t.status === "running" && t.started_at ? elapsed(t.started_at) : t.duration_seconds;
     const status = t.tolerated ? `${t.status} (tolerated)` : t.status;
     return [t.task_name, status, String(t.attempts), formatDuration(duration), t.exit_code === null ? "-" : String(t.exit_code), localTimesIn(note)];

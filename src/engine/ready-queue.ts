@@ -1,6 +1,8 @@
 // The DAG's ready queue: which tasks can start, first declared first, as the tasks they depend
 // on succeed. Pure bookkeeping by task index; the runner decides when to start a task and
-// what its result means for the rest.
+// what its result means for the rest. A run of part of a workflow (plan.ts) starts only some
+// tasks: a dependency that is not started in this run (reused by a retry, or left out by
+// --only/--from) counts as satisfied.
 
 import { insertSorted } from "../workflow/dag.ts";
 import type { Task } from "../workflow/types.ts";
@@ -11,12 +13,21 @@ export class ReadyQueue {
   private readonly dependants: number[][];
   private readonly ready: number[] = [];
 
-  constructor(tasks: Task[]) {
+  /** `starts(i)`: task i is started by this run (default: all). */
+  constructor(tasks: Task[], starts: (i: number) => boolean = () => true) {
     const index = new Map(tasks.map((t, i) => [t.name, i]));
-    this.waiting = tasks.map((t) => t.dependsOn.length);
+    this.waiting = tasks.map(() => 0);
     this.dependants = tasks.map(() => []);
-    tasks.forEach((t, i) => t.dependsOn.forEach((d) => this.dependants[index.get(d)!]!.push(i)));
-    this.waiting.forEach((w, i) => w === 0 && this.ready.push(i));
+    tasks.forEach((t, i) => {
+      if (!starts(i)) return;
+      for (const d of t.dependsOn) {
+        const j = index.get(d);
+        if (j === undefined || !starts(j)) continue;
+        this.waiting[i]!++;
+        this.dependants[j]!.push(i);
+      }
+    });
+    this.waiting.forEach((w, i) => w === 0 && starts(i) && this.ready.push(i));
   }
 
   get isEmpty(): boolean {

@@ -15,6 +15,7 @@ import type { RunEvents } from "./events.ts";
 import { endValues, handlersFor, runHandlers, startValues, type HandlerSummary } from "./handlers.ts";
 import type { Limiter } from "./limiter.ts";
 import { LiveOutput } from "./live-output.ts";
+import { taskHashes, type RunPlan } from "./plan.ts";
 import { ReadyQueue } from "./ready-queue.ts";
 import { skipReasons } from "./skips.ts";
 
@@ -33,6 +34,8 @@ export interface RunOptions {
    */
   eventLog?: Logger;
   trigger?: Trigger;
+  /** The fire time a scheduled or catch-up run is for (stored as scheduled_for). */
+  scheduledFor?: Date;
   /** Aborted with a StopReason of kind "interrupt" on SIGINT/SIGTERM. */
   signal?: AbortSignal;
   /**
@@ -51,6 +54,8 @@ export interface RunOptions {
   outputLimit: number;
   /** How often live output of running tasks is written for `logs --follow`. */
   outputFlushMs?: number;
+  /** Part of the workflow (plan.ts): the tasks to start, and a retry's reused ones. Absent: all of it. */
+  plan?: RunPlan;
 }
 
 export type FinalTaskStatus = "success" | "failed" | "timeout" | "skipped";
@@ -71,6 +76,8 @@ export interface TaskSummary {
   interrupted?: boolean;
   /** Its last attempt failed to connect (see ExecResult.network). */
   network?: boolean;
+  /** Not run again by a retry: the execution whose success it reuses (status is "success"). */
+  reusedFrom?: string;
 }
 
 export interface RunSummary {
@@ -91,6 +98,12 @@ export const OUTPUT_LIMIT = 10 * 1024 * 1024;
 
 export async function runWorkflow(wf: Workflow, opts: RunOptions): Promise<RunSummary> {
   return new Run(wf, opts).execute();
+}
+
+/** The workflow as the run sees it: only the tasks its plan starts or reuses. */
+function partOf(wf: Workflow, plan: RunPlan | undefined): Workflow {
+  if (!plan) return wf;
+  return { ...wf, tasks: wf.tasks.filter((t) => plan.run.has(t.name) || plan.reused.has(t.name)) };
 }
 
 /** How the DAG ended, before the handlers. */
@@ -129,24 +142,38 @@ class Run {
   private halted = false;
   private readonly failFast: boolean;
   private readonly cap: number;
+  private readonly wf: Workflow;
 
-  /** Records the run's start. */
+  /** Records the run's start (with a retry's reused tasks). */
   constructor(
-    private readonly wf: Workflow,
+    full: Workflow,
     private readonly opts: RunOptions,
   ) {
-    const { recorder, events, log } = opts;
+    const { recorder, events, log, plan } = opts;
+    const wf = (this.wf = partOf(full, plan));
     this.eventLog = opts.eventLog ?? log;
     const trigger = opts.trigger ?? "manual";
     this.t0 = performance.now();
     const startedAt = new Date();
-    this.runId = recorder.startRun(wf, trigger);
+    const reused = wf.tasks.filter((t) => plan?.reused.has(t.name)).map((t) => ({ task: t.name, from: plan!.reused.get(t.name)! }));
+    this.runId = recorder.startRun(full, trigger, {
+      tasks: plan ? wf.tasks.map((t) => t.name) : undefined,
+      retryOf: plan?.retryOf,
+      reused,
+      taskHashes: taskHashes(full),
+      scheduledFor: opts.scheduledFor,
+    });
     this.values = startValues(wf, this.runId, trigger, startedAt);
     events?.emit("run:start", { runId: this.runId, workflow: wf.name, file: wf.file, totalTasks: wf.tasks.length, trigger });
     this.eventLog.info("run started", { workflow: wf.name, execution_id: this.runId, tasks: wf.tasks.length, trigger });
 
     this.summaries = new Array(wf.tasks.length);
-    this.queue = new ReadyQueue(wf.tasks);
+    // A reused task stands for its earlier success: its dependants do not wait for it.
+    for (const r of reused) {
+      const i = wf.tasks.findIndex((t) => t.name === r.task);
+      this.summaries[i] = { name: r.task, status: "success", attempts: 0, durationSeconds: 0, exitCode: null, tolerated: false, reusedFrom: r.from };
+    }
+    this.queue = new ReadyQueue(wf.tasks, (i) => !plan || plan.run.has(wf.tasks[i]!.name));
     this.failFast = wf.failFast !== false;
     this.cap = Math.max(1, opts.maxParallel);
     const fail = (err: unknown) => this.fail(err);

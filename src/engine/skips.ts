@@ -21,7 +21,9 @@ export function skipReasons(
   wf.tasks.forEach((t, i) => {
     if (summaries[i] && summaries[i]!.status !== "skipped") return;
     let reason: string;
-    const failedDep = t.dependsOn.map((d) => index.get(d)!).find((j) => {
+    // A dependency outside a partial run (--only, --from) is not there to have failed.
+    const deps = t.dependsOn.flatMap((d) => (index.has(d) ? [index.get(d)!] : []));
+    const failedDep = deps.find((j) => {
       const s = summaries[j];
       return (s && s.status !== "success" && s.status !== "skipped" && !s.tolerated && !s.interrupted) || upstream.has(j);
     });

@@ -8,6 +8,7 @@ import { DatabaseError, NothingRecordedError } from "../errors.ts";
 import { decodeWorkflows } from "./daemon-state.ts";
 import { databaseError, openDatabase, type Database } from "./db.ts";
 import { readDeliveries, type DeliveryRow } from "./deliveries.ts";
+import { pausedWorkflows } from "./pauses.ts";
 
 /** A row of workflow_executions as the read commands show it (owner identity left out). */
 export interface ExecutionRow {
@@ -26,6 +27,8 @@ export interface ExecutionRow {
   owner_pid: number | null;
   error_message: string | null;
   workflow_file: string | null;
+  /** A retry's original execution (picoflow retry); null for other runs. */
+  retry_of: string | null;
 }
 
 /** A row of task_executions without its output. */
@@ -48,6 +51,8 @@ export interface AttemptRow {
   tolerated: number | null;
   /** A handler's attempt: its list (on_failure, on_success, on_exit); NULL for a task of the DAG. */
   handler: string | null;
+  /** A task a retry did not run again (status `reused`): the execution whose success it reuses. */
+  reused_from: string | null;
 }
 
 /** One task of one run, folded over its attempts (or never started, with the reason). */
@@ -73,6 +78,8 @@ export interface TaskState {
   error_message: string | null;
   /** Why a task never started (skipped_tasks.reason). */
   reason: string | null;
+  /** Status `reused` (a retry did not run it again): the execution whose success it reuses. */
+  reused_from: string | null;
 }
 
 /** A handler of one run, folded over its attempts (only handlers that ran are recorded). */
@@ -155,6 +162,8 @@ export interface WorkflowSummary {
   last_execution_id: string | null;
   last_run_at: string | null;
   last_status: string | null;
+  /** When its schedule was paused (`workflow pause`), or null. */
+  paused_at: string | null;
 }
 
 export interface AttemptOutput {
@@ -168,9 +177,9 @@ export interface AttemptOutput {
 }
 
 const EXECUTION_COLUMNS = `id, workflow_name, started_at, finished_at, status, duration_seconds, total_tasks,
-  successful_tasks, failed_tasks, created_at, trigger, owner_pid, error_message, workflow_file`;
+  successful_tasks, failed_tasks, created_at, trigger, owner_pid, error_message, workflow_file, retry_of`;
 const ATTEMPT_COLUMNS = `id, workflow_execution_id, task_name, status, started_at, finished_at, exit_code, attempt,
-  error_message, duration_seconds, http_status, created_at, retry_at, tolerated, handler`;
+  error_message, duration_seconds, http_status, created_at, retry_at, tolerated, handler, reused_from`;
 
 /** Round a percentage to two decimals, like the spec's success-rate query. */
 function rate(part: number, whole: number): number | null {
@@ -219,6 +228,11 @@ export class History {
           .query(`SELECT 1 FROM workflows WHERE name = ?1 UNION ALL SELECT 1 FROM workflow_executions WHERE workflow_name = ?1 LIMIT 1`)
           .get(name) !== null,
     );
+  }
+
+  /** When `name`'s schedule was paused (`workflow pause`), or null. */
+  pausedAt(name: string): string | null {
+    return this.read(() => pausedWorkflows(this.db).get(name) ?? null);
   }
 
   /** Every workflow name the database knows (from runs or the workflows table), sorted. */
@@ -377,7 +391,8 @@ export class History {
            FROM task_executions te JOIN workflow_executions we ON we.id = te.workflow_execution_id
            -- An attempt starts after its run, so te.started_at >= ?1 changes no result; it lets
            -- SQLite use the attempts' started_at index instead of a join over every run.
-           WHERE we.started_at >= ?1 AND te.started_at >= ?1 ${filter}
+           -- A retry's reused task ran in the execution it reuses: not a run or attempt here.
+           WHERE we.started_at >= ?1 AND te.started_at >= ?1 AND te.status != 'reused' ${filter}
            GROUP BY we.workflow_name, te.task_name
            ORDER BY we.workflow_name, MIN(te.rowid)`,
         )
@@ -448,6 +463,7 @@ export class History {
   workflows(opts: { all: boolean; activeSince: string; isAlive: (pid: number, identity: string | null) => boolean }): WorkflowSummary[] {
     return this.read(() => {
       const loaded = this.loadedByDaemons(opts.isAlive);
+      const paused = pausedWorkflows(this.db);
       const list = this.db
         .query(
           `WITH names AS (SELECT name FROM workflows UNION SELECT DISTINCT workflow_name FROM workflow_executions),
@@ -462,12 +478,14 @@ export class History {
            FROM names n LEFT JOIN workflows w ON w.name = n.name LEFT JOIN counts c ON c.workflow_name = n.name
            ORDER BY n.name`,
         )
-        .all() as (Omit<WorkflowSummary, "loaded" | "success_rate" | "last_run_at" | "last_status"> & { last_started: string | null })[];
+        .all() as (Omit<WorkflowSummary, "loaded" | "success_rate" | "last_run_at" | "last_status" | "paused_at"> & { last_started: string | null })[];
       const last = this.db.query(`SELECT started_at, status FROM workflow_executions WHERE id = ?`);
       const out: WorkflowSummary[] = [];
       for (const { last_started, ...w } of list) {
+        // A paused schedule is listed however long ago it last ran: the pause is news.
         const active =
           loaded.has(w.name) ||
+          paused.has(w.name) ||
           (w.last_seen_at !== null && w.last_seen_at >= opts.activeSince) ||
           (last_started !== null && last_started >= opts.activeSince);
         if (!opts.all && !active) continue;
@@ -478,6 +496,7 @@ export class History {
           success_rate: rate(w.success, w.success + w.failed),
           last_run_at: l?.started_at ?? null,
           last_status: l?.status ?? null,
+          paused_at: paused.get(w.name) ?? null,
         });
       }
       return out;
@@ -523,6 +542,20 @@ export class History {
       return this.db
         .query(`SELECT id, workflow_name FROM workflow_executions WHERE substr(id, 1, ?) = ? ORDER BY started_at DESC LIMIT 5`)
         .all(p.length, p) as { id: string; workflow_name: string }[];
+    });
+  }
+
+  /** The per-task fingerprints stored with a run (plan.ts taskHash), or null (older runs). */
+  taskHashes(runId: string): Record<string, string> | null {
+    return this.read(() => {
+      const r = this.db.query(`SELECT task_hashes FROM workflow_executions WHERE id = ?`).get(runId) as { task_hashes: string | null } | null;
+      if (!r?.task_hashes) return null;
+      try {
+        const v = JSON.parse(r.task_hashes);
+        return v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, string>) : null;
+      } catch {
+        return null;
+      }
     });
   }
 
@@ -616,16 +649,19 @@ export function taskStates(
         finished_at: null,
         error_message: null,
         reason,
+        reused_from: null,
       };
     }
     list.sort((a, b) => a.attempt - b.attempt);
     const last = list[list.length - 1]!;
     const done = list.filter((a) => a.duration_seconds !== null);
     const retrying = last.status === "retrying";
+    // A reused task has one row and no attempt of its own.
+    const reused = last.status === "reused";
     return {
       task_name: name,
       status: last.status,
-      attempts: list.length,
+      attempts: reused ? 0 : list.length,
       next_attempt: retrying ? last.attempt + 1 : null,
       retry_at: retrying ? last.retry_at : null,
       tolerated: Boolean(last.tolerated),
@@ -636,6 +672,7 @@ export function taskStates(
       finished_at: last.finished_at,
       error_message: last.error_message,
       reason: null,
+      reused_from: last.reused_from,
     };
   });
 }

@@ -5,7 +5,7 @@ import { identityOf } from "../sys/proc.ts";
 import type { HandlerKind, Workflow } from "../workflow/types.ts";
 import { databaseError, type Database } from "./db.ts";
 import { sqlTime } from "./time.ts";
-import type { AttemptEnd, RunFinish, RunRecorder, Trigger } from "./types.ts";
+import type { AttemptEnd, RunFinish, RunRecorder, RunStart, Trigger } from "./types.ts";
 
 const now = () => sqlTime(new Date());
 
@@ -16,8 +16,13 @@ function statements(db: Database) {
     rollback: db.prepare("ROLLBACK"),
     insertRun: db.prepare(
       `INSERT INTO workflow_executions (id, workflow_name, started_at, status, total_tasks, successful_tasks,
-         failed_tasks, created_at, trigger, owner_pid, owner_identity, workflow_file, task_names)
-       VALUES (?, ?, ?, 'running', ?, 0, 0, ?, ?, ?, ?, ?, ?)`,
+         failed_tasks, created_at, trigger, owner_pid, owner_identity, workflow_file, task_names, retry_of, task_hashes, scheduled_for)
+       VALUES (?, ?, ?, 'running', ?, 0, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    ),
+    // A task a retry does not run again: no attempt (attempt 0), the success it reuses named.
+    insertReused: db.prepare(
+      `INSERT INTO task_executions (id, workflow_execution_id, task_name, status, started_at, finished_at, attempt, created_at, reused_from)
+       VALUES (?, ?, ?, 'reused', ?, ?, 0, ?, ?)`,
     ),
     upsertWorkflow: db.prepare(
       `INSERT INTO workflows (name, file, description, schedule, task_count, first_seen_at, last_seen_at)
@@ -106,23 +111,28 @@ export class SqliteRecorder implements RunRecorder {
     this.write(() => this.q.upsertWorkflow.run(wf.name, wf.file, wf.description ?? null, wf.schedule ?? null, wf.tasks.length, now()));
   }
 
-  startRun(wf: Workflow, trigger: Trigger): string {
+  startRun(wf: Workflow, trigger: Trigger, start: RunStart = {}): string {
     const id = crypto.randomUUID();
     const ts = now();
+    const names = start.tasks ?? wf.tasks.map((t) => t.name);
     this.write(() => {
       this.q.upsertWorkflow.run(wf.name, wf.file, wf.description ?? null, wf.schedule ?? null, wf.tasks.length, ts);
       this.q.insertRun.run(
         id,
         wf.name,
         ts,
-        wf.tasks.length,
+        names.length,
         ts,
         trigger,
         this.owner.pid,
         this.owner.identity,
         wf.file,
-        JSON.stringify(wf.tasks.map((t) => t.name)),
+        JSON.stringify(names),
+        start.retryOf ?? null,
+        start.taskHashes ? JSON.stringify(start.taskHashes) : null,
+        start.scheduledFor ? sqlTime(start.scheduledFor) : null,
       );
+      for (const r of start.reused ?? []) this.q.insertReused.run(crypto.randomUUID(), id, r.task, ts, ts, ts, r.from);
     });
     return id;
   }
@@ -283,8 +293,8 @@ function closeRun(db: Database, runId: string, reason: string, ts: string, durat
   const counts = db
     .query(
       `SELECT
-         (SELECT count(DISTINCT task_name) FROM task_executions t WHERE workflow_execution_id = ?1 AND status = 'success' AND handler IS NULL) AS ok,
-         (SELECT count(DISTINCT task_name) FROM task_executions t WHERE workflow_execution_id = ?1 AND status != 'success' AND handler IS NULL
+         (SELECT count(DISTINCT task_name) FROM task_executions t WHERE workflow_execution_id = ?1 AND status IN ('success', 'reused') AND handler IS NULL) AS ok,
+         (SELECT count(DISTINCT task_name) FROM task_executions t WHERE workflow_execution_id = ?1 AND status NOT IN ('success', 'reused') AND handler IS NULL
             AND NOT EXISTS (SELECT 1 FROM task_executions s WHERE s.workflow_execution_id = ?1
                             AND s.task_name = t.task_name AND s.status = 'success')) AS bad`,
     )
