@@ -4,6 +4,7 @@
 import { cac, type CAC, type Command } from "cac";
 import pkg from "../package.json" with { type: "json" };
 import { registerRun } from "./cli/run.ts";
+import { registerRetry } from "./cli/retry.ts";
 import { registerValidate } from "./cli/validate.ts";
 import { registerStatus } from "./cli/status.ts";
 import { registerHistory } from "./cli/history.ts";
@@ -11,6 +12,7 @@ import { registerStats } from "./cli/stats.ts";
 import { registerLogs } from "./cli/logs.ts";
 import { registerWorkflow } from "./cli/workflow.ts";
 import { registerDaemon } from "./cli/daemon.ts";
+import { registerTrigger } from "./cli/trigger.ts";
 import { debugLogsRequested, settingsInUse } from "./cli/context.ts";
 import { describeDbPath } from "./config.ts";
 import { ConfigError, DatabaseError, exitCodeOf, messageOf, nearest, PicoflowError } from "./errors.ts";
@@ -25,6 +27,7 @@ function buildCli(): CAC {
     .option("--db-path <path>", "Database file path (default: picoflow.db)")
     .option("--config <file>", "Config file (default: ./picoflow.toml, ~/.config/picoflow/config.toml, /etc/picoflow/config.toml)");
   registerRun(cli);
+  registerRetry(cli);
   registerValidate(cli);
   registerStatus(cli);
   registerHistory(cli);
@@ -32,6 +35,7 @@ function buildCli(): CAC {
   registerLogs(cli);
   registerWorkflow(cli);
   registerDaemon(cli);
+  registerTrigger(cli);
   cli.help();
   // Not cac's version(): it prints Node's version as the runtime's ("bun-v26.3.0" under Bun 1.4.5).
   cli.option("-V, --version", "Display version number");

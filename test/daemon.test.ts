@@ -4,7 +4,7 @@
 import { afterAll, describe, expect, test, setDefaultTimeout } from "bun:test";
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { alive, cli, FAST_CONFIG, pidsWith, rows, sandbox, scheduled, spawnCli, startDaemon, waitFor, type Sandbox } from "./helpers.ts";
+import { alive, cli, FAST_CONFIG, pidsWith, rows, sandbox, sandboxMaker, scheduled, spawnCli, startDaemon, waitFor, type Sandbox } from "./helpers.ts";
 
 // End-to-end cases wait for schedules, signals and grace periods (bun's default is 5 s).
 // The cases run one after another: concurrently they take ~20 s instead of ~50 s on an idle
@@ -19,13 +19,7 @@ shutdown_grace_seconds = 5
 heartbeat_seconds = 1
 `;
 
-const sandboxes: Sandbox[] = [];
-function sb(config = CONFIG): Sandbox {
-  const s = sandbox(config);
-  sandboxes.push(s);
-  return s;
-}
-afterAll(() => sandboxes.forEach((s) => s.cleanup()));
+const sb = sandboxMaker(CONFIG);
 
 const runsOf = (s: Sandbox, wf: string) =>
   rows(s.db, `SELECT * FROM workflow_executions WHERE workflow_name = ? ORDER BY started_at`, wf);
@@ -410,7 +404,7 @@ describe("command line", () => {
     const s = sb();
     const f = s.workflow(scheduled("x", "* * * * * *", "/bin/true"));
     const cases: [string[], number, string][] = [
-      [["daemon", "restart"], 4, "picoflow: unknown daemon action 'restart' (use: daemon start FILE..., daemon stop, daemon status)\n"],
+      [["daemon", "restart"], 4, "picoflow: unknown daemon action 'restart' (use: daemon start FILE..., daemon stop, daemon status, daemon reload)\n"],
       [["daemon", "start"], 4, "picoflow: daemon start needs at least one workflow file, directory or pattern\n"],
       [["daemon", "stop", f], 4, `picoflow: daemon stop takes no workflow files (got '${f}')\n`],
       [["daemon", "start", join(s.dir, "missing.yaml")], 5, `picoflow: ${join(s.dir, "missing.yaml")}: no such file\n`],

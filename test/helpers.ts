@@ -1,6 +1,7 @@
 // Shared test helpers: temp dirs, workflow files, running the real CLI, reading the database.
 
 import { Database } from "bun:sqlite";
+import { afterAll } from "bun:test";
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -59,6 +60,20 @@ export function sandbox(config: string = FAST_CONFIG): Sandbox {
     workflow: (yaml, name) => file(name ?? `wf${++n}.yaml`, yaml),
     env,
     cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
+}
+
+/**
+ * Sandboxes for one test file: each gets `config` unless given its own, and all are removed
+ * when the file's tests are done.
+ */
+export function sandboxMaker(config: string = FAST_CONFIG): (own?: string) => Sandbox {
+  const made: Sandbox[] = [];
+  afterAll(() => made.forEach((s) => s.cleanup()));
+  return (own = config) => {
+    const s = sandbox(own);
+    made.push(s);
+    return s;
   };
 }
 

@@ -241,9 +241,9 @@ describe("workflow list", () => {
   test("table and JSON", async () => {
     const r = await cli(sb, ["workflow", "list"]);
     expect(r.code).toBe(0);
-    expect(r.stdout).toMatch(/^WORKFLOW\s+RUNS\s+RATE\s+LAST RUN\s+STATUS\s+SCHEDULE$/m);
-    expect(r.stdout).toMatch(/^good\s+2\s+100%\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+success\s+-$/m);
-    expect(r.stdout).toMatch(/^mixed\s+1\s+0%\s+.*failed\s+-$/m);
+    expect(r.stdout).toMatch(/^WORKFLOW\s+RUNS\s+RATE\s+LAST RUN\s+STATUS\s+SCHEDULE\s+PAUSED$/m);
+    expect(r.stdout).toMatch(/^good\s+2\s+100%\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s+success\s+-\s+-$/m);
+    expect(r.stdout).toMatch(/^mixed\s+1\s+0%\s+.*failed\s+-\s+-$/m);
     const j = JSON.parse((await cli(sb, ["workflow", "list", "--format", "json"])).stdout);
     const mixed = j.find((w: any) => w.name === "mixed");
     expect(mixed).toMatchObject({ description: "a bit of everything", task_count: 4, runs: 1, failed: 1, last_status: "failed", last_execution_id: mixedId });
@@ -288,7 +288,7 @@ describe("workflow list", () => {
   test("unknown action is exit 4", async () => {
     const r = await cli(sb, ["workflow", "show"]);
     expect(r.code).toBe(4);
-    expect(r.stderr).toBe("picoflow: unknown workflow action 'show' (known: list)\n");
+    expect(r.stderr).toBe("picoflow: unknown workflow action 'show' (known: list, pause, resume)\n");
   });
 });
 

@@ -236,8 +236,8 @@ describe("PID files", () => {
     expect(lstatSync(planted).isSymbolicLink()).toBe(true);
     const st = lstatSync(pidFile);
     expect({ file: st.isFile(), uid: st.uid, pid: readFileSync(pidFile, "utf8").split("\n")[0] }).toEqual({ file: true, uid: 0, pid: String(d.pid) });
-    // No temporary file is left behind.
-    expect(readdirSync(s.shared).sort()).toEqual(["picoflow.pid", `picoflow.pid.${d.pid}.tmp`]);
+    // No temporary file is left behind (beside the PID file: the planted link, the control socket).
+    expect(readdirSync(s.shared).sort()).toEqual(["picoflow.pid", `picoflow.pid.${d.pid}.tmp`, "picoflow.sock"]);
     const stop = await cli(s, ["daemon", "stop", "--pid-file", pidFile]);
     expect(stop.code).toBe(0);
     expect(await d.exited).toBe(0);

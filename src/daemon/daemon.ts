@@ -5,26 +5,34 @@
 // on SIGTERM/SIGINT. Runs in the foreground (systemd Type=simple). This module opens what the
 // daemon holds and ties its parts together: schedule-loop.ts (timers), launch.ts (runs),
 // reload.ts (files and settings), state.ts (state row, /healthz, /metrics), housekeeping.ts
-// (retention, the database check) and stop.ts (drain).
+// (retention, the database check), stop.ts (drain) and control.ts (the control socket:
+// `picoflow trigger`, `daemon reload`, `daemon status`).
 
 import type { Settings } from "../config.ts";
-import { messageOf } from "../errors.ts";
+import type { RunPlan } from "../engine/plan.ts";
+import { planRetry } from "../engine/retry.ts";
+import { ConfigError, DatabaseError, messageOf } from "../errors.ts";
+import { History } from "../store/queries.ts";
+import type { Workflow } from "../workflow/types.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { openDatabase, type Database } from "../store/db.ts";
 import { lastOutcomes } from "../store/deliveries.ts";
+import { scheduleHistory } from "../store/schedule-history.ts";
 import { closeFailedRecording, recoverOrphans, SqliteRecorder, type Owner } from "../store/recorder.ts";
 import { isProcessAlive, selfIdentity } from "../sys/proc.ts";
 import { stopLeftovers } from "../sys/process.ts";
 import { onSignals, STRAY_SIGNALS, type SignalName } from "../sys/signals.ts";
 import type { LoadOptions } from "../workflow/load.ts";
+import { daemonClock } from "./clock.ts";
 import { DaemonDatabase, DatabaseGuard } from "./db-guard.ts";
+import { socketPathFor, startControl } from "./control.ts";
 import { applyRetentionNow, Housekeeping } from "./housekeeping.ts";
-import { Launcher, maxParallelOf } from "./launch.ts";
+import { Launcher, maxParallelOf, pauseStates } from "./launch.ts";
 import { switchableLogger, type SwitchableLogger } from "./live-settings.ts";
 import { OwedRuns } from "./owed-runs.ts";
 import { acquirePidFile, type PidFileHandle } from "./pidfile.ts";
-import { loadAtStart, Reloader, type Loaded } from "./reload.ts";
+import { loadAtStart, Reloader, type Loaded, type ReloadReport } from "./reload.ts";
 import { describe, ScheduleLoop } from "./schedule-loop.ts";
 import { DaemonState, serveMetrics, type MetricsServing } from "./state.ts";
 import { drainRuns, StopRequest, stopForLostDatabase, type StopCause } from "./stop.ts";
@@ -135,6 +143,8 @@ class Daemon {
   private readonly reloader: Reloader;
   private readonly housekeeping: Housekeeping;
   private unsubscribe: (() => void) | undefined;
+  /** Stops the control socket (set once it listens). */
+  private stopControl: (() => void) | undefined;
 
   /** Close the runs of dead daemons, apply retention, serve /metrics: all before the first run. */
   static async prepare(o: DaemonOptions, log: SwitchableLogger, loaded: Loaded, held: Held): Promise<Daemon> {
@@ -187,7 +197,11 @@ class Daemon {
       metrics,
       stopping: () => stop.stopping,
       fire: (wf, due) => this.launcher.trigger(wf, due),
+      clock: daemonClock(o.env),
+      history: scheduleHistory(db.db, db.path),
+      catchUp: (wf, times) => void this.launcher.catchUp(wf, times, () => stop.stopping),
     });
+    metrics?.watchPaused(() => pauseStates([...loaded.entries.values()].map((e) => e.wf.name), db, log));
     this.state = new DaemonState({
       db,
       log,
@@ -215,6 +229,30 @@ class Daemon {
     } finally {
       this.unsubscribe?.();
       this.housekeeping.stop();
+      this.stopControl?.();
+    }
+  }
+
+  /**
+   * The control socket beside the PID file. Created only now, with the PID file held: no live
+   * daemon owns a socket file left there, so a stale one may go. A socket that cannot be
+   * created is logged and the daemon schedules without it (`trigger` then says none answers).
+   */
+  private openControl(): void {
+    const path = socketPathFor(this.held.pid.path);
+    try {
+      const server = startControl(path, {
+        log: this.log,
+        stopping: () => this.held.stop.stopping,
+        workflows: () => [...this.loaded.entries.values()].map((e) => e.wf),
+        launch: (wf, attach, retry) => this.launcher.triggerNow(wf, attach, retry),
+        planRetry: (wf, id) => this.planRetry(wf, id),
+        reload: () => this.reload(),
+        status: () => this.state.live(),
+      });
+      this.stopControl = () => server.stop();
+    } catch (err) {
+      this.log.error("control socket unavailable; trigger, daemon reload and live status will not work", { socket: path, error: messageOf(err) });
     }
   }
 
@@ -222,12 +260,13 @@ class Daemon {
     const { log, loaded } = this;
     this.reloader.reportInvalid(loaded.invalid);
     for (const e of loaded.entries.values()) {
-      this.loop.arm(e);
+      this.loop.arm(e, true); // at start: catch up missed fire times
       if (e.schedule) log.info("workflow scheduled", describe(e));
       else log.info("workflow loaded without a schedule; it will not run", { workflow: e.wf.name, file: e.file });
     }
     this.state.save();
     this.housekeeping.arm();
+    this.openControl();
     this.unsubscribe = onSignals(["SIGINT", "SIGTERM", "SIGHUP"], (sig) => this.onSignal(sig));
 
     const scheduled = [...loaded.entries.values()].filter((e) => e.schedule).length;
@@ -261,12 +300,29 @@ class Daemon {
     }
   }
 
-  /** SIGHUP: the config file, then the workflow files under the settings now in use. */
-  private reload(): void {
+  /**
+   * `trigger WORKFLOW --retry ID`: as `picoflow retry ID`, but with the workflow the daemon has
+   * loaded (not the file read again) and its database connection (read in one snapshot).
+   */
+  private planRetry(wf: Workflow, id: string): { plan: RunPlan; notes: string[] } {
+    const { db } = this.held;
+    if (!db.intact()) throw new DatabaseError(`the daemon's database is gone or replaced: ${db.lost}`);
+    const history = new History(db.db, db.path);
+    const found = history.findExecutions(id.trim());
+    if (found.length === 1 && found[0]!.workflow_name !== wf.name) {
+      throw new ConfigError(`execution ${found[0]!.id} is a run of '${found[0]!.workflow_name}', not of '${wf.name}'`);
+    }
+    const prepared = planRetry(history, id, { load: () => wf, isAlive: isProcessAlive });
+    return { plan: prepared.plan, notes: prepared.notes };
+  }
+
+  /** SIGHUP or `daemon reload`: the config file, then the workflow files under the settings now in use. */
+  private reload(): ReloadReport {
     const next = this.reloader.settings(this.settings);
     if (next) this.applySettings(next);
-    this.reloader.workflows(this.settings);
+    const files = this.reloader.workflows(this.settings);
     this.state.save();
+    return { config: this.reloader.lastConfig, files };
   }
 
   private applySettings(next: Settings): void {

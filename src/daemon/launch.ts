@@ -5,6 +5,7 @@
 
 import { RunEvents } from "../engine/events.ts";
 import { DEFAULT_MAX_PARALLEL, Limiter } from "../engine/limiter.ts";
+import type { RunPlan } from "../engine/plan.ts";
 import { OUTPUT_LIMIT, runWorkflow } from "../engine/runner.ts";
 import type { Settings } from "../config.ts";
 import { messageOf } from "../errors.ts";
@@ -14,7 +15,11 @@ import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 import { Notifier } from "../notify/notifier.ts";
 import { recordSkippedRun } from "../store/daemon-state.ts";
+import { pausedSince, pausedWorkflows } from "../store/pauses.ts";
+import { isoTime } from "../store/time.ts";
 import type { Owner, SqliteRecorder } from "../store/recorder.ts";
+import type { Trigger } from "../store/types.ts";
+import type { LaunchOutcome } from "./control.ts";
 import type { Workflow } from "../workflow/types.ts";
 import type { DaemonDatabase } from "./db-guard.ts";
 import type { OwedRuns } from "./owed-runs.ts";
@@ -28,10 +33,27 @@ export function maxParallelOf(settings: Settings): number {
   return settings.execution.maxParallel ?? DEFAULT_DAEMON_MAX_PARALLEL;
 }
 
+/**
+ * Whether each of `names` is paused, for the metric (read at a scrape, one query). A failed
+ * read gives no series rather than a wrong one.
+ */
+export function pauseStates(names: string[], db: DaemonDatabase, log: Logger): [string, boolean][] {
+  if (db.lost !== null) return [];
+  try {
+    const paused = pausedWorkflows(db.db);
+    return names.map((n) => [n, paused.has(n)]);
+  } catch (err) {
+    log.warn("cannot read paused workflows for metrics", { error: messageOf(err) });
+    return [];
+  }
+}
+
 export interface Running {
   runId?: string;
   startedAt: Date;
   done: Promise<void>;
+  /** Tasks with an attempt going now (live `daemon status`). */
+  tasks?: Set<string>;
 }
 
 export interface LaunchOptions {
@@ -58,6 +80,8 @@ export class Launcher implements Runs {
   private cap: number;
   /** Notifications and pings of the runs: sent on the side, never holding up a run or a trigger. */
   private readonly notifier: Notifier;
+  /** Workflows last seen paused at a trigger: the pause and the resume are logged once each. */
+  private readonly pausedSeen = new Set<string>();
 
   constructor(private readonly o: LaunchOptions) {
     this.cap = maxParallelOf(o.settings());
@@ -87,10 +111,70 @@ export class Launcher implements Runs {
   trigger(wf: Workflow, due: Date): void {
     // Never start a run into a database file that is gone or replaced.
     if (!this.o.db.intact()) return;
+    if (this.paused(wf, due)) return;
     this.o.owed.settle();
     const current = this.running.get(wf.name);
     if (current) this.skip(wf, due, current);
     else this.start(wf, due);
+  }
+
+  /**
+   * Fire times missed while the daemon was not running (schedule-loop.ts): one run each, in
+   * order, one at a time, with trigger "catchup" and the time stored as scheduled_for. A run
+   * of the workflow that is going is waited for, not skipped: these times are owed. Nothing
+   * more starts once the daemon stops, or while the workflow is paused.
+   */
+  async catchUp(wf: Workflow, times: readonly Date[], stopping: () => boolean): Promise<void> {
+    for (const t of times) {
+      for (let cur = this.running.get(wf.name); cur; cur = this.running.get(wf.name)) await cur.done;
+      if (stopping() || this.interrupted || !this.o.db.intact() || this.paused(wf, t)) return;
+      this.o.owed.settle();
+      this.start(wf, t, "catchup");
+      await this.running.get(wf.name)?.done;
+    }
+  }
+
+  /**
+   * `picoflow trigger`: start a run of `wf` now, trigger "trigger", in the shared slots. Paused
+   * or not. One that is running already is not skipped-and-recorded, but refused: the caller
+   * is told which run holds it. `attach` sees the run's events from run:start on. With a
+   * retry's plan (`trigger --retry`, engine/retry.ts): trigger "retry", only the planned tasks.
+   */
+  triggerNow(wf: Workflow, attach: (events: RunEvents) => void, retry?: RunPlan): LaunchOutcome {
+    if (!this.o.db.intact()) return { started: false, refused: `the daemon's database is gone or replaced: ${this.o.db.lost}`, code: 6 };
+    this.o.owed.settle();
+    const current = this.running.get(wf.name);
+    if (current) return { started: false, running: current };
+    this.start(wf, new Date(), retry ? "retry" : "trigger", attach, retry);
+    return { started: true };
+  }
+
+  /**
+   * Is `wf`'s schedule paused (`workflow pause`)? Read from the database at each trigger, one
+   * primary-key lookup, so a pause made while the daemon runs counts from its next trigger.
+   * A paused trigger is not fired and nothing is recorded. Should the read fail, the trigger
+   * fires: a schedule is not lost to a database hiccup (its recording would report the problem).
+   */
+  private paused(wf: Workflow, due: Date): boolean {
+    const { log } = this.o;
+    let since: string | null;
+    try {
+      since = pausedSince(this.o.db.db, wf.name);
+    } catch (err) {
+      log.error("cannot read whether the workflow is paused; firing its trigger", { workflow: wf.name, error: messageOf(err) });
+      return false;
+    }
+    const fields = { workflow: wf.name, scheduled_for: due.toISOString() };
+    if (since === null) {
+      if (this.pausedSeen.delete(wf.name)) log.info("schedule resumed: triggers fire again", fields);
+      return false;
+    }
+    if (this.pausedSeen.has(wf.name)) log.debug("trigger not fired: schedule paused", fields);
+    else {
+      this.pausedSeen.add(wf.name);
+      log.info("schedule paused: triggers are not fired until 'picoflow workflow resume'", { ...fields, paused_at: isoTime(since) });
+    }
+    return true;
   }
 
   private skip(wf: Workflow, due: Date, current: Running): void {
@@ -99,21 +183,25 @@ export class Launcher implements Runs {
     log.warn("trigger skipped: previous run still running", { workflow: wf.name, scheduled_for: due.toISOString(), execution_id: current.runId });
     this.o.metrics?.skippedRun(wf.name);
     try {
-      recordSkippedRun(db.db, db.path, wf, this.o.owner, reason);
+      recordSkippedRun(db.db, db.path, wf, this.o.owner, reason, due);
     } catch (err) {
       log.error("cannot record skipped trigger", { workflow: wf.name, error: messageOf(err) });
     }
     this.o.changed(); // its next run moved on
   }
 
-  private start(wf: Workflow, due: Date): void {
+  private start(wf: Workflow, due: Date, trigger: Trigger = "schedule", attach?: (events: RunEvents) => void, plan?: RunPlan): void {
     const { log } = this.o;
-    log.info("trigger", { workflow: wf.name, scheduled_for: due.toISOString() });
+    if (trigger === "trigger" || trigger === "retry") log.info("trigger", { workflow: wf.name, trigger, retry_of: plan?.retryOf });
+    else log.info("trigger", { workflow: wf.name, scheduled_for: due.toISOString(), ...(trigger === "catchup" ? { trigger } : {}) });
     const events = new RunEvents();
+    attach?.(events);
     this.o.metrics?.observe(events);
     this.notifier.attach(wf, events);
-    const run: Running = { startedAt: new Date(), done: Promise.resolve() };
+    const run: Running = { startedAt: new Date(), done: Promise.resolve(), tasks: new Set() };
     events.on("run:start", (ev) => (run.runId = ev.runId));
+    events.on("task:start", (ev) => run.tasks!.add(ev.task));
+    events.on("task:finish", (ev) => run.tasks!.delete(ev.task));
     this.running.set(wf.name, run);
     this.o.changed();
     const settings = this.o.settings();
@@ -122,7 +210,10 @@ export class Launcher implements Runs {
       recorder: this.o.recorder,
       events,
       log,
-      trigger: "schedule",
+      trigger,
+      plan,
+      // The fire time, so that a missed time is caught up once (schedule and catch-up runs).
+      scheduledFor: trigger === "schedule" || trigger === "catchup" ? due : undefined,
       signal: this.stopRuns.signal,
       stopHandlers: this.stopHandlerRuns.signal,
       env: this.o.env,

@@ -43,20 +43,22 @@ export interface Tick {
  * - due reached: fire once and plan the next trigger after `now` (triggers missed while the
  *   machine slept or the clock jumped forward are not replayed one by one);
  * - not yet due: sleep on; if the clock went backwards so that an earlier trigger now comes
- *   first, wait for that one instead;
+ *   first, wait for that one instead, unless it is at or before `fired` (it ran already);
  * - sleeps are capped at MAX_SLEEP_MS so a wall-clock change is noticed within a minute.
  */
-export function planTick(schedule: Schedule, due: Date | null, now: Date): Tick {
+export function planTick(schedule: Schedule, due: Date | null, now: Date, fired: Date | null = null): Tick {
   if (due === null) return { fire: false, next: null, sleepMs: MAX_SLEEP_MS, missed: 0 };
+  // A time at or before `fired` has run already: after a backward jump it is not fired again.
+  const after = fired !== null && fired.getTime() > now.getTime() ? fired : now;
   let fire = false;
   let next: Date | null = due;
   let missed = 0;
   if (now.getTime() >= due.getTime()) {
-    fire = true;
+    fire = fired === null || due.getTime() > fired.getTime();
     missed = countMissed(schedule, due, now);
-    next = schedule.next(now);
+    next = schedule.next(after);
   } else {
-    const earlier = schedule.next(now);
+    const earlier = schedule.next(after);
     if (earlier !== null && earlier.getTime() < due.getTime()) next = earlier;
   }
   const sleepMs = next === null ? MAX_SLEEP_MS : Math.min(MAX_SLEEP_MS, Math.max(0, next.getTime() - now.getTime()));
@@ -72,6 +74,33 @@ function countMissed(schedule: Schedule, due: Date, now: Date): number {
     t = schedule.next(t);
   }
   return n;
+}
+
+/** A due time fired within this long counts as on time; later, the daemon was not running (or the clock jumped). */
+export const ON_TIME_MS = MAX_SLEEP_MS;
+
+/**
+ * The fire times in (`from`, `to`] that `recorded` does not know, oldest first: at most
+ * `limit`, the newest ones (`more` says older ones were left out). Searched backwards from
+ * `to` in growing spans, so an every-second schedule over a 7-day window stays cheap.
+ */
+export function missedFireTimes(
+  schedule: Schedule,
+  from: Date,
+  to: Date,
+  recorded: (t: number) => boolean,
+  limit: number,
+): { times: Date[]; more: boolean } {
+  const end = to.getTime();
+  if (end <= from.getTime()) return { times: [], more: false };
+  for (let span = 3_600_000; ; span *= 4) {
+    const start = Math.max(from.getTime(), end - span);
+    const found: Date[] = [];
+    for (let t = schedule.next(new Date(start)); t !== null && t.getTime() <= end; t = schedule.next(t)) {
+      if (!recorded(t.getTime())) found.push(t);
+    }
+    if (found.length > limit || start <= from.getTime()) return { times: found.slice(-limit), more: found.length > limit };
+  }
 }
 
 /** The next trigger to show for a schedule, as seen at `now`. */

@@ -127,15 +127,19 @@ export function readDaemonState(db: Database, path: string, pidFile: string): Da
  * in progress: a finished `workflow_executions` row with status 'skipped', so `history`
  * shows the gap. Returns its id.
  */
-export function recordSkippedRun(db: Database, path: string, wf: Workflow, owner: Owner, reason: string): string {
+export function recordSkippedRun(db: Database, path: string, wf: Workflow, owner: Owner, reason: string, scheduledFor?: Date): string {
   const id = crypto.randomUUID();
   const ts = sqlTime(new Date());
   try {
     db.query(
       `INSERT INTO workflow_executions (id, workflow_name, started_at, finished_at, status, duration_seconds, total_tasks,
-         successful_tasks, failed_tasks, created_at, trigger, owner_pid, owner_identity, error_message, workflow_file, task_names)
-       VALUES (?, ?, ?, ?, 'skipped', 0, ?, 0, 0, ?, 'schedule', ?, ?, ?, ?, ?)`,
-    ).run(id, wf.name, ts, ts, wf.tasks.length, ts, owner.pid, owner.identity, reason, wf.file, JSON.stringify(wf.tasks.map((t) => t.name)));
+         successful_tasks, failed_tasks, created_at, trigger, owner_pid, owner_identity, error_message, workflow_file, task_names, scheduled_for)
+       VALUES (?, ?, ?, ?, 'skipped', 0, ?, 0, 0, ?, 'schedule', ?, ?, ?, ?, ?, ?)`,
+    ).run(
+      id, wf.name, ts, ts, wf.tasks.length, ts, owner.pid, owner.identity, reason, wf.file, JSON.stringify(wf.tasks.map((t) => t.name)),
+      // A skipped time is not missed: it is never caught up.
+      scheduledFor ? sqlTime(scheduledFor) : null,
+    );
   } catch (err) {
     throw databaseError(path, err);
   }

@@ -25,7 +25,7 @@ import { describeUser } from "../sys/proc.ts";
 export type { Database };
 
 /** Schema version this binary writes. A newer database is refused. */
-export const SCHEMA_VERSION = 3;
+export const SCHEMA_VERSION = 4;
 
 /** Milliseconds a connection waits for another writer before reporting "database is locked". */
 export const BUSY_TIMEOUT_MS = 10_000;
@@ -43,7 +43,8 @@ const TIME_COLUMNS: Record<string, string[]> = {
  * in them (the column's default).
  */
 const ADDED_COLUMNS: Record<string, Record<string, string>> = {
-  task_executions: { retry_at: "NULL", tolerated: "0", handler: "NULL" },
+  task_executions: { retry_at: "NULL", tolerated: "0", handler: "NULL", reused_from: "NULL" },
+  workflow_executions: { retry_of: "NULL", scheduled_for: "NULL", task_hashes: "NULL" },
 };
 
 /** SQL for a time column `c` in the stored form: the `T` of an older row becomes a space. */
@@ -66,6 +67,7 @@ function spaceAllTimes(): string {
 // queries (`started_at > datetime('now', '-1 day')`) compare them correctly; retry_at, when
 // an attempt waiting in backoff is tried again; tolerated, a failure continue_on_failure let pass.
 // Version 3: handler attempts marked, and the deliveries of notifications and pings.
+// Version 4: retry_of, scheduled_for (catch-up), reused tasks of a retry, paused workflows.
 // Append only: the tests build a version-1 database from MIGRATIONS[0].
 export const MIGRATIONS: readonly string[] = [
   `
@@ -184,6 +186,26 @@ export const MIGRATIONS: readonly string[] = [
       finished_at TEXT
   );
   CREATE INDEX idx_deliveries_execution ON deliveries(workflow_execution_id);
+  `,
+  `
+  -- A retry's original execution (picoflow retry, trigger --retry).
+  ALTER TABLE workflow_executions ADD COLUMN retry_of TEXT;
+  -- Per-task fingerprints of what ran (JSON name -> hash), so a retry says which tasks changed.
+  ALTER TABLE workflow_executions ADD COLUMN task_hashes TEXT;
+  -- The fire time a scheduled or catch-up run was for, so a missed time is caught up once.
+  ALTER TABLE workflow_executions ADD COLUMN scheduled_for TEXT;
+  CREATE INDEX idx_workflow_scheduled_for ON workflow_executions(workflow_name, scheduled_for);
+  -- A task a retry did not run again: status 'reused', and the execution whose success it reuses.
+  ALTER TABLE task_executions ADD COLUMN reused_from TEXT;
+
+  -- Schedules paused (picoflow workflow pause), kept across restarts and read by the daemon;
+  -- paused while resumed_at is NULL. The last pause stays after a resume, so catch-up does not
+  -- run the fire times the user paused.
+  CREATE TABLE workflow_pauses (
+      workflow_name TEXT PRIMARY KEY,
+      paused_at TEXT NOT NULL,
+      resumed_at TEXT
+  );
   `,
 ];
 

@@ -3,7 +3,11 @@
 import type { ExecResult, OutputStream } from "../executors/types.ts";
 import type { HandlerKind, Workflow } from "../workflow/types.ts";
 
-export type Trigger = "manual" | "schedule";
+/**
+ * What started a run: `run` (manual), the schedule, `picoflow trigger` through the daemon,
+ * `picoflow retry` of a failed execution, or the daemon catching up a missed fire time.
+ */
+export type Trigger = "manual" | "schedule" | "trigger" | "retry" | "catchup";
 export type RunStatus = "pending" | "running" | "success" | "failed";
 
 export interface RunFinish {
@@ -29,9 +33,23 @@ export interface AttemptEnd {
   tolerated?: boolean;
 }
 
+/** More about a run's start: what part of the workflow it runs, what it retries. */
+export interface RunStart {
+  /** The tasks of the run, in declaration order (task_names, total_tasks); default: all of the workflow's. */
+  tasks?: readonly string[];
+  /** The execution a retry re-runs (retry_of). */
+  retryOf?: string;
+  /** Tasks a retry does not run again, each with the execution whose success it reuses: rows with status `reused`. */
+  reused?: readonly { task: string; from: string }[];
+  /** Per-task fingerprints of the definitions run (plan.ts taskHash), so a later retry can say what changed. */
+  taskHashes?: Record<string, string>;
+  /** The fire time a scheduled or catch-up run is for (scheduled_for): a missed time is caught up once. */
+  scheduledFor?: Date;
+}
+
 /** Records one run as it happens. Every call is durable when it returns. */
 export interface RunRecorder {
-  startRun(wf: Workflow, trigger: Trigger): string;
+  startRun(wf: Workflow, trigger: Trigger, start?: RunStart): string;
   /** `handler`: the handler list of a handler's attempt (marked in the record); absent for a task of the DAG. */
   startAttempt(runId: string, task: string, attempt: number, handler?: HandlerKind): string;
   /** Output of a still-running attempt, so other processes can follow it. */

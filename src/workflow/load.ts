@@ -14,7 +14,7 @@ import { expandTree, TooDeepError, type Expansion } from "./expand.ts";
 import { bare, problemTemplate, quoted, renderProblem } from "./message.ts";
 import { eachBracedString, hasPlaceholders, LITERAL_BRACES, placeholderProblems } from "./placeholders.ts";
 import { parsePlainYaml } from "./quick-yaml.ts";
-import { taskConfigSchemas, taskSchema, workflowSchema, type RawTask } from "./schema.ts";
+import { parseCatchupWindow, taskConfigSchemas, taskSchema, workflowSchema, type RawTask } from "./schema.ts";
 import { pathKey, workflowSecrets } from "./secrets.ts";
 import {
   HANDLER_KINDS,
@@ -24,6 +24,7 @@ import {
   TASK_TYPES,
   type HandlerKind,
   DEFAULT_NOTIFY_ON,
+  DEFAULT_CATCHUP_WINDOW_MS,
   type HttpConfig,
   type HttpMethod,
   type NotifyEvent,
@@ -378,6 +379,10 @@ function checkAndBuild(
   const problems: Problem[] = variableProblems(variables);
   const top = workflowSchema.safeParse(data);
   if (!top.success) problems.push(...fromZod(top.error, []));
+  // Catch-up without a schedule would silently do nothing: say so.
+  for (const key of ["catchup", "catchup_window"]) {
+    if (data[key] !== undefined && data.schedule === undefined) problems.push({ path: [key], message: "needs a schedule (catch-up runs missed fire times)", atKey: true });
+  }
 
   const tasks: { raw: RawTask; index: number }[] = [];
   if (Array.isArray(data.tasks)) {
@@ -478,7 +483,15 @@ function checkAndBuild(
     ...(handlers.length ? { handlers: handlers.map((h) => build(h.raw, h.kind)) } : {}),
     ...(wf.config?.fail_fast === false ? { failFast: false } : {}),
     ...notifyOf(wf),
+    ...catchupOf(wf),
   };
+}
+
+/** The workflow's catch-up (absent for `none`); catchup_window defaults to 24h. */
+function catchupOf(wf: { catchup?: string; catchup_window?: string }): Pick<Workflow, "catchup"> {
+  if (wf.catchup !== "latest" && wf.catchup !== "all") return {};
+  const windowMs = wf.catchup_window === undefined ? DEFAULT_CATCHUP_WINDOW_MS : parseCatchupWindow(wf.catchup_window)!;
+  return { catchup: { mode: wf.catchup, windowMs } };
 }
 
 /**

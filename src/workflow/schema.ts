@@ -4,7 +4,7 @@
 import { z } from "zod";
 import { cronProblem } from "./cron.ts";
 import { quoted } from "./message.ts";
-import { HTTP_METHODS, NAME_PATTERN, NOTIFY_EVENTS, NOTIFY_FORMATS, TASK_TYPES, type TaskType } from "./types.ts";
+import { CATCHUP_MODES, HTTP_METHODS, MAX_CATCHUP_WINDOW_MS, NAME_PATTERN, NOTIFY_EVENTS, NOTIFY_FORMATS, TASK_TYPES, type TaskType } from "./types.ts";
 
 function describe(v: unknown): string {
   if (v === null) return "null";
@@ -203,6 +203,22 @@ export function timezoneProblem(tz: string): string | null {
   }
 }
 
+const DURATION_UNITS_MS: Record<string, number> = { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** A catch-up window as written ("12h", "30m", "2d"), in milliseconds; null when it is not one. */
+export function parseCatchupWindow(s: string): number | null {
+  const m = /^(\d{1,9})([smhd])$/.exec(s.trim());
+  return m ? Number(m[1]) * DURATION_UNITS_MS[m[2]!]! : null;
+}
+
+function catchupWindowProblem(s: string): string | null {
+  const ms = parseCatchupWindow(s);
+  if (ms === null) return `must be a number and a unit (s, m, h or d), such as 12h, got ${quoted(s)}`;
+  if (ms <= 0) return `must be more than 0, got ${quoted(s)}`;
+  if (ms > MAX_CATCHUP_WINDOW_MS) return `must be at most 7d, got ${quoted(s)}`;
+  return null;
+}
+
 export const workflowSchema = z.strictObject({
   name: name(),
   description: str().max(256, { error: "must be at most 256 characters" }).optional(),
@@ -215,6 +231,14 @@ export const workflowSchema = z.strictObject({
   timezone: nonEmpty()
     .superRefine((s, ctx) => {
       const p = timezoneProblem(s);
+      if (p) ctx.addIssue({ code: "custom", message: p });
+    })
+    .optional(),
+  // Catch-up of fire times missed while the daemon was not running (daemon/schedule-loop.ts).
+  catchup: z.enum(CATCHUP_MODES, { error: (iss) => `must be one of ${CATCHUP_MODES.join(", ")}, got ${typeof iss.input === "string" ? quoted(iss.input) : describe(iss.input)}` }).optional(),
+  catchup_window: str("a duration such as 12h")
+    .superRefine((s, ctx) => {
+      const p = catchupWindowProblem(s);
       if (p) ctx.addIssue({ code: "custom", message: p });
     })
     .optional(),

@@ -90,7 +90,15 @@ export interface Workflow {
   notify?: NotifyTarget | false;
   /** healthchecks.io-style ping URL (`URL/start`, `URL`, `URL/fail`). */
   healthcheck?: string;
+  /** Fire times missed while the daemon was not running: which are run, and how far back. Absent: `catchup: none`. */
+  catchup?: { mode: Exclude<CatchupMode, "none">; windowMs: number };
 }
+
+export const CATCHUP_MODES = ["none", "latest", "all"] as const;
+export type CatchupMode = (typeof CATCHUP_MODES)[number];
+/** `catchup_window` when not given, and its largest value. */
+export const DEFAULT_CATCHUP_WINDOW_MS = 24 * 3_600_000;
+export const MAX_CATCHUP_WINDOW_MS = 7 * 24 * 3_600_000;
 
 export const NOTIFY_EVENTS = ["failure", "recovery", "every_failure", "success", "always"] as const;
 export type NotifyEvent = (typeof NOTIFY_EVENTS)[number];
