@@ -143,7 +143,7 @@ tasks:
       for await (const chunk of d.stderr) log += new TextDecoder().decode(chunk);
     })();
     try {
-      await waitFor(() => log.includes('"workflow loaded without a schedule'), 15_000, "daemon started");
+      await waitFor(() => log.includes('"msg":"daemon started"'), 15_000, "daemon started");
       // The file turns invalid; a reload keeps the last good version and says why.
       writeFileSync(wf, badUrl("http://bob:${PW}@exa mple.com/"));
       d.kill("SIGHUP");

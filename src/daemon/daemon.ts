@@ -67,13 +67,35 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
   // The settings change on SIGHUP (the config file is read again), and so does the logger's
   // level and format: everything holds on to `log`.
   const log = switchableLogger(o.log);
-  const loaded = loadAtStart(o, log);
-  const held = hold(o, log);
+  // Until the daemon can act on them, stop and reload signals are held, not lost: their
+  // default action would kill a half-started daemon (a SIGHUP from `systemctl reload`, or a
+  // SIGTERM, right after start). Daemon.start() replays them.
+  const early = new HeldSignals();
   try {
-    const daemon = await Daemon.prepare(o, log, loaded, held);
-    return await daemon.run();
+    const loaded = loadAtStart(o, log);
+    const held = hold(o, log);
+    held.early = early;
+    try {
+      const daemon = await Daemon.prepare(o, log, loaded, held);
+      return await daemon.run();
+    } finally {
+      await held.release();
+    }
   } finally {
-    await held.release();
+    early.release();
+  }
+}
+
+/** SIGINT, SIGTERM and SIGHUP received before the daemon's own handler is in place. */
+class HeldSignals {
+  readonly received: SignalName[] = [];
+  private unsubscribe: (() => void) | undefined = onSignals(["SIGINT", "SIGTERM", "SIGHUP"], (sig) => this.received.push(sig));
+
+  /** Stop holding; returns what came meanwhile, in order. */
+  release(): SignalName[] {
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+    return this.received.splice(0);
   }
 }
 
@@ -85,6 +107,8 @@ interface Held {
   stop: StopRequest;
   /** Set once the metrics server listens. */
   stopServer?: () => Promise<void>;
+  /** Signals held since the process started, replayed once the daemon handles its own. */
+  early?: HeldSignals;
   release(): Promise<void>;
 }
 
@@ -268,6 +292,7 @@ class Daemon {
     this.housekeeping.arm();
     this.openControl();
     this.unsubscribe = onSignals(["SIGINT", "SIGTERM", "SIGHUP"], (sig) => this.onSignal(sig));
+    const early = this.held.early?.release() ?? [];
 
     const scheduled = [...loaded.entries.values()].filter((e) => e.schedule).length;
     log.info("daemon started", {
@@ -281,6 +306,10 @@ class Daemon {
       version: this.o.version,
     });
 
+    for (const sig of early) {
+      log.info("signal received during start-up, handled now", { signal: sig });
+      this.onSignal(sig);
+    }
     // Loading and validating the files left garbage behind; an idle daemon should not keep it.
     Bun.gc(true);
   }
