@@ -13,6 +13,9 @@ import { registerLogs } from "./cli/logs.ts";
 import { registerWorkflow } from "./cli/workflow.ts";
 import { registerDaemon } from "./cli/daemon.ts";
 import { registerTrigger } from "./cli/trigger.ts";
+import { registerSchema } from "./cli/schema.ts";
+import { registerGraph } from "./cli/graph.ts";
+import { registerExport } from "./cli/export.ts";
 import { debugLogsRequested, settingsInUse } from "./cli/context.ts";
 import { describeDbPath } from "./config.ts";
 import { ConfigError, DatabaseError, exitCodeOf, messageOf, nearest, PicoflowError } from "./errors.ts";
@@ -36,6 +39,9 @@ function buildCli(): CAC {
   registerWorkflow(cli);
   registerDaemon(cli);
   registerTrigger(cli);
+  registerGraph(cli);
+  registerSchema(cli);
+  registerExport(cli);
   cli.help();
   // Not cac's version(): it prints Node's version as the runtime's ("bun-v26.3.0" under Bun 1.4.5).
   cli.option("-V, --version", "Display version number");

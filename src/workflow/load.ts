@@ -25,7 +25,9 @@ import {
   type HandlerKind,
   DEFAULT_NOTIFY_ON,
   DEFAULT_CATCHUP_WINDOW_MS,
+  DEFAULT_SCRIPT_SHELL,
   type HttpConfig,
+  type ShellConfig,
   type HttpMethod,
   type NotifyEvent,
   type NotifyFormat,
@@ -441,7 +443,7 @@ function checkAndBuild(
         return {
           ...base,
           type: "shell",
-          config: { command: c.command, args: c.args ?? [], workdir: c.workdir, env: c.env ?? {} },
+          config: shellConfigOf(c as ShellConfigInput),
         };
       case "ssh":
         return {
@@ -463,6 +465,11 @@ function checkAndBuild(
           headers: c.headers ?? {},
           body: c.body,
           timeout: c.timeout ?? 30,
+          ...(c.expect_status !== undefined ? { expectStatus: [c.expect_status].flat() } : {}),
+          ...(c.expect_body !== undefined ? { expectBody: c.expect_body } : {}),
+          ...(c.ca_cert !== undefined ? { caCert: c.ca_cert } : {}),
+          insecure: c.insecure ?? false,
+          ...(c.auth !== undefined ? { auth: { username: c.auth.username, password: c.auth.password } } : {}),
         };
         return { ...base, type: "http", config };
       }
@@ -553,12 +560,21 @@ function configHasPlaceholders(config: unknown): boolean {
   return found;
 }
 
-type ShellConfigInput = { command: string; args?: string[]; workdir?: string; env?: Record<string, string> };
+type ShellConfigInput = { command?: string; args?: string[]; script?: string; shell?: string; workdir?: string; env?: Record<string, string> };
 
-/** A command line in `command` is an error; a program not on this machine, a warning. */
+/** A shell task's config as run: a script becomes `SHELL -e -c SCRIPT`. */
+function shellConfigOf(c: ShellConfigInput): ShellConfig {
+  if (c.script !== undefined) {
+    return { command: c.shell ?? DEFAULT_SCRIPT_SHELL, args: ["-e", "-c", c.script], script: c.script, workdir: c.workdir, env: c.env ?? {} };
+  }
+  return { command: c.command!, args: c.args ?? [], workdir: c.workdir, env: c.env ?? {} };
+}
+
+/** A command line in `command` is an error; a program not on this machine (or a script's shell), a warning. */
 function commandProblems(c: ShellConfigInput, at: Path, opts: LoadOptions, commands: CommandChecker): Problem[] {
-  const p = commands.check(c.command, c.args ?? [], c.env?.PATH ?? opts.env.PATH, c.workdir);
-  return p ? [{ path: [...at, "command"], message: p.message, warning: p.level === "warning" }] : [];
+  const run = shellConfigOf(c);
+  const p = commands.check(run.command, c.script !== undefined ? [] : run.args, c.env?.PATH ?? opts.env.PATH, c.workdir);
+  return p ? [{ path: [...at, c.script !== undefined ? (c.shell !== undefined ? "shell" : "script") : "command"], message: p.message, warning: p.level === "warning" }] : [];
 }
 
 /**

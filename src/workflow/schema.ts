@@ -69,24 +69,37 @@ function absolutePath(what: string) {
   return osString().min(1, { error: "must not be empty" }).refine((p) => p.startsWith("/"), { error: `${what} must be an absolute path` });
 }
 
+const envName = () => str().regex(ENV_NAME, { error: "environment variable names are letters, digits and '_', not starting with a digit" });
+
+/** An `env:` mapping (a task's, or the workflow's for every task). */
+const envMapping = () =>
+  z
+    .record(envName(), argString("a string (quote numbers and booleans)"), mapping)
+    .superRefine((env, ctx) => {
+      // The kernel's limit is on NAME=value as a whole.
+      for (const [name, value] of Object.entries(env)) {
+        const entry = `${name}=${value}`;
+        if (fitsArg(value) && !fitsArg(entry)) {
+          ctx.addIssue({ code: "custom", path: [name], message: `NAME=value is ${byteLength(entry)} bytes; ${ARG_LIMIT}` });
+        }
+      }
+    });
+
 export const shellConfigSchema = z.strictObject({
-  command: argString().min(1, { error: "must not be empty" }),
+  command: argString().min(1, { error: "must not be empty" }).optional(),
   args: z.array(argString("a string (quote numbers and booleans)"), { error: typeError("a list of strings") }).optional(),
+  // An inline script, run as `SHELL -e -c SCRIPT` (stops at the first failing command).
+  script: argString().refine((s) => s.trim() !== "", { error: "must not be empty" }).optional(),
+  shell: osString().min(1, { error: "must not be empty" }).optional(),
   workdir: absolutePath("workdir").optional(),
-  env: z
-    .record(
-      str().regex(ENV_NAME, { error: "environment variable names are letters, digits and '_', not starting with a digit" }),
-      argString("a string (quote numbers and booleans)"),
-      mapping,
-    )
-    .optional(),
+  env: envMapping().optional(),
 }, mapping).superRefine((c, ctx) => {
-  // The kernel's limit is on NAME=value as a whole.
-  for (const [name, value] of Object.entries(c.env ?? {})) {
-    const entry = `${name}=${value}`;
-    if (fitsArg(value) && !fitsArg(entry)) {
-      ctx.addIssue({ code: "custom", path: ["env", name], message: `NAME=value is ${byteLength(entry)} bytes; ${ARG_LIMIT}` });
-    }
+  if (c.script !== undefined) {
+    if (c.command !== undefined) ctx.addIssue({ code: "custom", path: ["script"], message: "a task has either 'command' or 'script', not both" });
+    if (c.args !== undefined) ctx.addIssue({ code: "custom", path: ["args"], message: "'args' go with 'command'; a script has none" });
+  } else {
+    if (c.command === undefined) ctx.addIssue({ code: "custom", path: ["command"], message: "required (or 'script' for an inline script)" });
+    if (c.shell !== undefined) ctx.addIssue({ code: "custom", path: ["shell"], message: "'shell' goes with 'script'" });
   }
 });
 
@@ -109,6 +122,16 @@ export const sshConfigSchema = z.strictObject({
     .optional(),
   timeout: int(1, 3600).optional(),
 }, mapping);
+
+/** Why a regular expression (JavaScript syntax) does not compile, or null. */
+export function regexProblem(re: string): string | null {
+  try {
+    new RegExp(re);
+    return null;
+  } catch (err) {
+    return `not a valid regular expression: ${String((err as Error).message).replace(/^Invalid regular expression: /, "")}`;
+  }
+}
 
 function checkUrl(u: string, ctx: z.core.$RefinementCtx<string>) {
   let url: URL;
@@ -143,7 +166,32 @@ export const httpConfigSchema = z.strictObject({
     .union([z.record(z.string(), z.unknown()), z.array(z.unknown())], { error: typeError("a mapping or a list (sent as JSON)") })
     .optional(),
   timeout: int(1, 3600).optional(),
+  // What counts as success: these statuses (default: any 2xx), and a body matching this regex.
+  expect_status: z
+    .union([int(100, 599), z.array(int(100, 599), { error: typeError("a status or a list of statuses") }).min(1, { error: "must not be empty" })], {
+      error: typeError("a status or a list of statuses"),
+    })
+    .optional(),
+  expect_body: str("a regular expression")
+    .superRefine((re, ctx) => {
+      const p = regexProblem(re);
+      if (p) ctx.addIssue({ code: "custom", message: p });
+    })
+    .optional(),
+  // TLS: trust this CA (PEM), or skip verification altogether.
+  ca_cert: absolutePath("ca_cert").optional(),
+  insecure: z.boolean({ error: typeError("true or false") }).optional(),
+  // Basic auth; the password is a secret.
+  auth: z
+    .strictObject({ username: nonEmpty().refine((u) => !u.includes(":"), { error: "must not contain ':'" }), password: str() }, mapping)
+    .optional(),
 }, mapping).superRefine((c, ctx) => {
+  if (c.insecure === true && c.ca_cert !== undefined) {
+    ctx.addIssue({ code: "custom", path: ["insecure"], message: "insecure: true skips verification, so ca_cert would not be used; keep one of them" });
+  }
+  if (c.auth !== undefined && Object.keys(c.headers ?? {}).some((h) => h.toLowerCase() === "authorization")) {
+    ctx.addIssue({ code: "custom", path: ["auth"], message: "an Authorization header is already set in headers; keep one of them" });
+  }
   // fetch (and most servers) refuse a body on GET and HEAD: say so at validate time.
   if (c.body !== undefined && /^(get|head)$/i.test(c.method)) {
     ctx.addIssue({ code: "custom", path: ["body"], message: `a ${c.method.toUpperCase()} request cannot have a body (use POST, PUT or PATCH)` });
@@ -242,6 +290,12 @@ export const workflowSchema = z.strictObject({
       if (p) ctx.addIssue({ code: "custom", message: p });
     })
     .optional(),
+  // For every task, and for ${VAR} in the rest of the file: process env < env_file < env < a task's env.
+  env: envMapping().optional(),
+  // KEY=VALUE lines (dotenv style); every value is a secret. Relative to the workflow file.
+  env_file: osString("a path").min(1, { error: "must not be empty" }).optional(),
+  // Variables whose values are masked everywhere.
+  secrets: z.array(envName(), { error: typeError("a list of variable names") }).optional(),
   config: z
     .strictObject(
       {

@@ -7,11 +7,19 @@ export const HTTP_METHODS = ["GET", "POST", "PUT", "DELETE", "PATCH", "HEAD", "O
 export type HttpMethod = (typeof HTTP_METHODS)[number];
 
 export interface ShellConfig {
+  /** The program run: `command`, or for a script its `shell` (default /bin/sh). */
   command: string;
+  /** `args`, or for a script `["-e", "-c", script]`. */
   args: string[];
+  /** The inline script as written (also in args), for showing it; absent for `command`. */
+  script?: string;
   workdir?: string;
+  /** The task's own env (the workflow's `env` goes under it at run time: Workflow.env). */
   env: Record<string, string>;
 }
+
+/** The program that runs an inline `script:` when the task names no `shell`. */
+export const DEFAULT_SCRIPT_SHELL = "/bin/sh";
 
 export interface SshConfig {
   host: string;
@@ -32,6 +40,16 @@ export interface HttpConfig {
   body?: unknown;
   /** Request timeout in seconds (connect + read). */
   timeout: number;
+  /** Statuses that count as success; absent: any 2xx. */
+  expectStatus?: number[];
+  /** A regular expression (JavaScript syntax) the response body must match. */
+  expectBody?: string;
+  /** Absolute path of a PEM file of CA certificates to trust. */
+  caCert?: string;
+  /** Skip TLS certificate verification (a warning once per run). */
+  insecure: boolean;
+  /** Basic auth; the password is in the workflow's secrets. */
+  auth?: { username: string; password: string };
 }
 
 /** Which handler list a handler comes from (workflow-level on_failure/on_success/on_exit). */
@@ -72,6 +90,15 @@ export interface Workflow {
   tasks: Task[];
   /** Absolute path of the file it was loaded from. */
   file: string;
+  /**
+   * The workflow's env_file and env merged (env wins): the environment of every shell task and
+   * handler, over the process environment and under the task's own env. Absent: none.
+   */
+  env?: Readonly<Record<string, string>>;
+  /** The env_file, as an absolute path. */
+  envFile?: string;
+  /** Variables whose values are secret: the `secrets:` list, then every name the env_file sets. */
+  secretNames?: readonly string[];
   /** Every secret value of the workflow, longest first (the list each task's `secrets` holds). */
   secrets?: readonly string[];
   /**

@@ -1,0 +1,6 @@
+// Placeholder: the helper that owns this file replaces it.
+import type { CAC } from "cac";
+
+export function registerSchema(cli: CAC): void {
+  void cli;
+}
