@@ -76,6 +76,16 @@ beforeAll(() => {
         case "big-known":
           // 12 MiB with a Content-Length.
           return new Response(new Uint8Array(12 * MiB).fill(0x79));
+        case "pad":
+          // Two lines, then ARG dots, then the Authorization header as received.
+          return new Response(`line one\n${".".repeat(Number(arg))}${req.headers.get("authorization") ?? ""}\nend`);
+        case "whoami": {
+          // What a server makes of Basic auth: the user and the password, decoded.
+          const basic = (req.headers.get("authorization") ?? "").replace(/^Basic /, "");
+          const decoded = Buffer.from(basic, "base64").toString("utf8");
+          const colon = decoded.indexOf(":");
+          return new Response(`user=${decoded.slice(0, colon)} password=${decoded.slice(colon + 1)}\n`);
+        }
         case "split-echo": {
           // The Authorization header echoed in two pieces, split inside the token.
           const auth = req.headers.get("authorization") ?? "";
@@ -111,6 +121,8 @@ interface HttpTask {
   body?: unknown;
   requestTimeout?: number;
   retry?: number;
+  /** More config keys, as written in YAML (expect_status, ca_cert, auth, ...). */
+  extra?: Record<string, unknown>;
 }
 
 function httpWorkflow(t: HttpTask): string {
@@ -118,6 +130,7 @@ function httpWorkflow(t: HttpTask): string {
   if (t.headers) config.headers = t.headers;
   if (t.body !== undefined) config.body = t.body;
   if (t.requestTimeout) config.timeout = t.requestTimeout;
+  Object.assign(config, t.extra);
   // JSON is YAML: the config goes in as one flow mapping.
   return sb.workflow(`
 name: web
@@ -404,6 +417,240 @@ describe("http: validation", () => {
     const r = await cli(sb, ["validate", httpWorkflow({ url: `${base}/echo`, method: "FETCH" })]);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain("must be one of GET, POST, PUT, DELETE, PATCH, HEAD, OPTIONS (any case)");
+  });
+});
+
+describe("http: expect_status and expect_body", () => {
+  test("expect_status: the listed statuses succeed (a 3xx too), others fail with what came back", async () => {
+    const extra = { expect_status: [200, 204, 302] };
+    for (const code of [204, 302]) {
+      const r = await cli(sb, ["run", httpWorkflow({ url: `${base}/status/${code}`, extra })]);
+      expect(r.code).toBe(0);
+      expect([last().status, last().exit_code, last().http_status]).toEqual(["success", 0, code]);
+    }
+    const r = await cli(sb, ["run", httpWorkflow({ url: `${base}/status/503`, extra })]);
+    // An unexpected status is an ordinary failure (3), not a connection failure (7).
+    expect(r.code).toBe(3);
+    const a = last();
+    expect([a.status, a.exit_code, a.http_status]).toEqual(["failed", 1, 503]);
+    expect(a.error_message).toBe(`GET ${base}/status/503: expected 200, 204 or 302, got HTTP 503 Service Unavailable`);
+    // A single status: a 2xx that is not it fails too.
+    const one = await cli(sb, ["run", httpWorkflow({ url: `${base}/echo`, extra: { expect_status: 201 } })]);
+    expect(one.code).toBe(3);
+    expect(last().error_message).toBe(`GET ${base}/echo: expected 201, got HTTP 200 OK`);
+  });
+
+  test("expect_body: a match succeeds, a mismatch fails showing the body's start on one line", async () => {
+    let r = await cli(sb, ["run", httpWorkflow({ url: `${base}/echo`, extra: { expect_body: '"method":\\s*"GET"' } })]);
+    expect(r.code).toBe(0);
+    expect(last().status).toBe("success");
+
+    r = await cli(sb, ["run", httpWorkflow({ url: `${base}/pad/3`, extra: { expect_body: "^status: ok" } })]);
+    expect(r.code).toBe(3);
+    const a = last();
+    expect([a.status, a.exit_code, a.http_status]).toEqual(["failed", 1, 200]);
+    expect(a.stdout).toBe("line one\n...\nend");
+    expect(a.error_message).toBe(`GET ${base}/pad/3: the body does not match expect_body /^status: ok/: the body starts 'line one\\n...\\nend'`);
+    // A long body: its first 200 characters.
+    r = await cli(sb, ["run", httpWorkflow({ url: `${base}/pad/500`, extra: { expect_body: "nothing like this" } })]);
+    expect(r.code).toBe(3);
+    expect(last().error_message).toEndWith(`the body starts 'line one\\n${".".repeat(191)}'…`);
+  });
+
+  test("the body's start in the error is masked, also where the cut falls inside a secret", async () => {
+    const TOKEN = "tok-77aa88bb99cc-expect-body-secret";
+    const headers = { Authorization: "Bearer ${TOKEN}" };
+    const pieces = Array.from({ length: TOKEN.length - 9 }, (_, i) => TOKEN.slice(i, i + 10));
+    // 9 + 3 dots: the secret well inside the 200 characters; 9 + 167: the cut at 200 falls in its middle.
+    for (const dots of [3, 167]) {
+      const r = await cli(sb, ["run", httpWorkflow({ url: `${base}/pad/${dots}`, headers, extra: { expect_body: "^status: ok" } })], { TOKEN });
+      expect(r.code).toBe(3);
+      expect(seen.at(-1)!.headers.authorization).toBe(`Bearer ${TOKEN}`);
+      const error = last().error_message as string;
+      expect(error).toContain(`the body starts 'line one\\n${".".repeat(dots)}`);
+      if (dots === 3) expect(error).toEndWith("...***\\nend'");
+      for (const p of pieces) expect(error).not.toContain(p);
+      for (const p of pieces) expect(r.stdout + r.stderr).not.toContain(p);
+    }
+  });
+
+  test("an invalid expect_body regex is a validation error", async () => {
+    const r = await cli(sb, ["validate", httpWorkflow({ url: `${base}/echo`, extra: { expect_body: "(unclosed" } })]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/:\d+:\d+: tasks\[0\]\.config\.expect_body: not a valid regular expression/);
+  });
+});
+
+describe("http: basic auth", () => {
+  const PASSWORD = "pä55-w0rd-b4s1c-never-shown";
+
+  test("auth is sent as Basic base64(user:password) in UTF-8; the password never shows", async () => {
+    const wf = httpWorkflow({ url: `${base}/whoami`, extra: { auth: { username: "admin", password: "${NAS_PASSWORD}" } } });
+    const r = await cli(sb, ["--log-level", "trace", "run", wf], { NAS_PASSWORD: PASSWORD });
+    expect(r.code).toBe(0);
+    const b64 = Buffer.from(`admin:${PASSWORD}`, "utf8").toString("base64");
+    expect(seen.at(-1)!.headers.authorization).toBe(`Basic ${b64}`);
+    // The server decoded it (so it was UTF-8); what it said back is stored masked.
+    expect(last().stdout).toBe("user=admin password=***\n");
+    // And the same with the Basic header echoed back, on a failing attempt.
+    const echo = await cli(sb, ["run", httpWorkflow({ url: `${base}/pad/1`, extra: { auth: { username: "admin", password: PASSWORD }, expect_body: "^x" } })]);
+    expect(echo.code).toBe(3);
+    expect(last().error_message).toContain("'line one\\n.Basic ***\\nend'");
+
+    let shown = r.stdout + r.stderr + echo.stdout + echo.stderr;
+    for (const cmd of [["status", "--workflow", "web"], ["logs", "--workflow", "web"]]) {
+      const out = await cli(sb, cmd);
+      expect(out.code).toBe(0);
+      shown += out.stdout + out.stderr;
+    }
+    const pieces = [PASSWORD, b64].flatMap((s) => Array.from({ length: s.length - 9 }, (_, i) => s.slice(i, i + 10)));
+    for (const p of pieces) expect(shown).not.toContain(p);
+    for (const file of [sb.db, `${sb.db}-wal`]) {
+      if (!existsSync(file)) continue;
+      const bytes = readFileSync(file);
+      for (const p of pieces) expect(bytes.includes(p)).toBe(false);
+    }
+  });
+});
+
+describe("http: TLS with a private CA (ca_cert, insecure)", () => {
+  let tls: ReturnType<typeof Bun.serve>;
+  let url: string;
+  let caCert: string;
+  let otherCa: string;
+  let serverKey: string;
+
+  async function openssl(...args: string[]) {
+    const p = Bun.spawn(["openssl", ...args], { cwd: sb.dir, stdout: "ignore", stderr: "pipe" });
+    const [err, code] = await Promise.all([new Response(p.stderr).text(), p.exited]);
+    if (code !== 0) throw new Error(`openssl ${args[0]}: ${err}`);
+  }
+
+  beforeAll(async () => {
+    // A CA, and a server certificate for IP:127.0.0.1 signed by it (a SAN: the CN alone is not checked).
+    await openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.pem", "-days", "2", "-subj", "/CN=PicoFlow test CA");
+    await openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "other-ca.key", "-out", "other-ca.pem", "-days", "2", "-subj", "/CN=Another CA");
+    await openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out", "server.csr", "-subj", "/CN=127.0.0.1");
+    sb.file("san.cnf", "subjectAltName=IP:127.0.0.1\n");
+    await openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key", "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "san.cnf");
+    caCert = join(sb.dir, "ca.pem");
+    otherCa = join(sb.dir, "other-ca.pem");
+    serverKey = join(sb.dir, "server.key");
+    tls = Bun.serve({
+      hostname: "127.0.0.1",
+      port: 0,
+      tls: { key: Bun.file(serverKey), cert: Bun.file(join(sb.dir, "server.pem")) },
+      fetch(req) {
+        const [, route, arg] = new URL(req.url).pathname.split("/");
+        if (route === "status") return new Response(`tls ${arg}`, { status: Number(arg) });
+        return new Response("hello over tls");
+      },
+    });
+    url = `https://127.0.0.1:${tls.port}`;
+  });
+
+  afterAll(() => {
+    tls?.stop(true);
+  });
+
+  test("without ca_cert the private CA is not trusted; with it the request succeeds", async () => {
+    let r = await cli(sb, ["run", httpWorkflow({ url: `${url}/` })]);
+    expect(r.code).toBe(7);
+    expect(last().error_message).toContain("TLS certificate verification failed");
+    expect(last().error_message).toContain("for a self-signed or private CA, set ca_cert");
+    expect(last().stdout).toBe("");
+
+    r = await cli(sb, ["run", httpWorkflow({ url: `${url}/`, extra: { ca_cert: caCert } })]);
+    expect(r.stderr).not.toContain("picoflow:");
+    expect(r.code).toBe(0);
+    expect([last().status, last().http_status, last().stdout]).toEqual(["success", 200, "hello over tls"]);
+
+    // Another CA's certificate does not vouch for this server, and ca_cert replaces the system's roots.
+    r = await cli(sb, ["run", httpWorkflow({ url: `${url}/`, extra: { ca_cert: otherCa } })]);
+    expect(r.code).toBe(7);
+    expect(last().error_message).toContain(`TLS certificate verification failed`);
+    expect(last().error_message).toContain(`trusted: only the certificates in ca_cert ${otherCa}`);
+  });
+
+  test("insecure: true skips verification and says so once per run, not once per attempt", async () => {
+    const r = await cli(sb, ["run", httpWorkflow({ url: `${url}/status/503`, retry: 2, extra: { insecure: true } })]);
+    expect(r.code).toBe(3);
+    const mine = attempts().slice(-3);
+    expect(mine.map((a) => [a.attempt, a.http_status, a.stdout])).toEqual([
+      [1, 503, "tls 503"],
+      [2, 503, "tls 503"],
+      [3, 503, "tls 503"],
+    ]);
+    const note = "[picoflow: TLS certificate verification is off for this request (insecure: true)]\n";
+    expect(mine.map((a) => a.stderr)).toEqual([note, "", ""]);
+    const warnings = r.stderr
+      .split("\n")
+      .filter((l) => l.startsWith("{"))
+      .map((l) => JSON.parse(l))
+      .filter((l) => l.msg === "TLS certificate verification is off (insecure: true)");
+    expect(warnings.map((w) => [w.level, w.task, w.url])).toEqual([["warn", "call", `${url}/status/503`]]);
+
+    // A second run is another run: said again.
+    const ok = await cli(sb, ["run", httpWorkflow({ url: `${url}/`, extra: { insecure: true } })]);
+    expect(ok.code).toBe(0);
+    expect([last().status, last().stdout, last().stderr]).toEqual(["success", "hello over tls", note]);
+    expect(ok.stderr).toContain('"msg":"TLS certificate verification is off (insecure: true)"');
+  });
+
+  test("a missing or non-PEM ca_cert is a validation error at its position, every one at once", async () => {
+    const notPem = sb.file("not-a-cert.pem", "hello, I am not a certificate\n");
+    const broken = sb.file("broken.pem", "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n");
+    const missing = join(sb.dir, "no-such-ca.pem");
+    const cases: [string, string][] = [
+      [missing, "no such file or directory"],
+      [notPem, "not a PEM certificate file (no -----BEGIN CERTIFICATE----- block)"],
+      [serverKey, "not a PEM certificate file (no -----BEGIN CERTIFICATE----- block; it holds a private key, not a certificate)"],
+      [broken, "not a PEM certificate file (its certificate does not parse)"],
+      [sb.dir, "not a regular file"],
+    ];
+    const text = `name: bad-ca\ntasks:\n${cases
+      .map(([path], i) => `  - name: t${i}\n    type: http\n    config:\n      url: "${url}/"\n      method: GET\n      ca_cert: ${path}\n`)
+      .join("")}`;
+    const file = sb.workflow(text);
+    for (const cmd of ["validate", "run"]) {
+      const r = await cli(sb, [cmd, file]);
+      expect(r.code).toBe(2);
+      const lines = r.stderr.trim().split("\n");
+      expect(lines).toEqual(
+        cases.map(([path, why], i) => {
+          const offset = text.indexOf(`ca_cert: ${path}\n`) + "ca_cert: ".length;
+          const line = text.slice(0, offset).split("\n").length;
+          const col = offset - text.lastIndexOf("\n", offset - 1);
+          return `${file}:${line}:${col}: tasks[${i}].config.ca_cert: '${path}': ${why}`;
+        }),
+      );
+    }
+  });
+
+  test("ca_cert is read when the task runs: gone by then, the task fails saying so", async () => {
+    const copy = sb.file("short-lived-ca.pem", readFileSync(caCert, "utf8"));
+    const file = sb.workflow(`
+name: web
+tasks:
+  - name: remove_ca
+    type: shell
+    config: { command: /bin/rm, args: ["${copy}"] }
+  - name: call
+    type: http
+    depends_on: [remove_ca]
+    config: { url: "${url}/", method: GET, ca_cert: "${copy}" }
+`);
+    const r = await cli(sb, ["run", file]);
+    expect(r.code).toBe(3);
+    expect([last().status, last().exit_code, last().http_status]).toEqual(["failed", 1, null]);
+    expect(last().error_message).toBe(`GET ${url}/: ca_cert ${copy}: no such file or directory`);
+  });
+
+  test("ca_cert on an http:// URL is a warning (it is only used for https)", async () => {
+    const file = httpWorkflow({ url: `${base}/echo`, extra: { ca_cert: caCert } });
+    const r = await cli(sb, ["validate", file]);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/:\d+:\d+: warning: tasks\[0\]\.config\.ca_cert: ca_cert is only used for https \(the url is http\)/);
   });
 });
 

@@ -46,7 +46,7 @@ describe("schema rules", () => {
     ["an unknown top-level key, with a suggestion", `name: w\nschedul: "* * * * * *"\ntasks:\n${shell("a")}`, ["wf.yaml:2:1: schedul: unknown key (did you mean 'schedule'?)"]],
     ["an unknown task key", `name: w\ntasks:\n${shell("a", "    retrys: 2\n")}`, ["wf.yaml:7:5: tasks[0].retrys: unknown key (did you mean 'retry'?)"]],
     ["an unknown shell config key", "name: w\ntasks:\n  - name: a\n    type: shell\n    config:\n      command: x\n      cwd: /tmp\n", ["wf.yaml:7:7: tasks[0].config.cwd: unknown key"]],
-    ["shell without command", "name: w\ntasks:\n  - name: a\n    type: shell\n    config:\n      args: [x]\n", ["wf.yaml:6:7: tasks[0].config.command: required"]],
+    ["shell without command", "name: w\ntasks:\n  - name: a\n    type: shell\n    config:\n      args: [x]\n", ["wf.yaml:6:7: tasks[0].config.command: required (or 'script' for an inline script)"]],
     ["shell args with a number", "name: w\ntasks:\n  - name: a\n    type: shell\n    config:\n      command: x\n      args: [1]\n", ["wf.yaml:7:14: tasks[0].config.args[0]: expected a string (quote numbers and booleans), got number 1"]],
     ["a relative workdir", "name: w\ntasks:\n  - name: a\n    type: shell\n    config:\n      command: x\n      workdir: tmp\n", ["wf.yaml:7:16: tasks[0].config.workdir: workdir must be an absolute path"]],
     ["an env value that is a number", "name: w\ntasks:\n  - name: a\n    type: shell\n    config:\n      command: x\n      env: {PORT: 5432}\n", ["wf.yaml:7:19: tasks[0].config.env.PORT: expected a string (quote numbers and booleans), got number 5432"]],
@@ -99,8 +99,8 @@ tasks:
     expect(found).toEqual([
       "wf.yaml:1:7: name: must be 1-64 characters of letters, digits, '-' or '_'",
       "wf.yaml:3:17: config.max_parallel: must be an integer from 1 to 256, got number 0",
-      "wf.yaml:8:7: tasks[0].config.command: required",
       "wf.yaml:8:7: tasks[0].config.comand: unknown key (did you mean 'command'?)",
+      "wf.yaml:8:7: tasks[0].config.command: required (or 'script' for an inline script)",
       "wf.yaml:11:21: tasks[1].depends_on[1]: unknown task 'zz'",
       "wf.yaml:11:25: tasks[1].depends_on[2]: task 'b' depends on itself",
       "wf.yaml:13:12: tasks[1].config.url: unsupported scheme 'ftp' (use http or https)",

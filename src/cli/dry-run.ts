@@ -17,7 +17,8 @@ function describe(t: Task): string[] {
   switch (t.type) {
     case "shell": {
       const c = t.config;
-      const lines = [`$ ${[c.command, ...c.args].map(shellWord).join(" ")}`];
+      // A script as written, under its shell: one entry, masked whole (a secret may span lines).
+      const lines = c.script !== undefined ? [`script (${shellWord(c.command)} -e):\n${c.script.replace(/\n$/, "")}`] : [`$ ${[c.command, ...c.args].map(shellWord).join(" ")}`];
       if (c.workdir) lines.push(`workdir ${c.workdir}`);
       for (const [k, v] of Object.entries(c.env)) lines.push(`env ${k}=${v}`);
       return lines;
@@ -43,6 +44,20 @@ function limits(t: Task): string {
   return parts.join(", ");
 }
 
+/** An entry of describe(), masked, indented under its task; a script's lines one step further. */
+function indented(entry: string): string {
+  const [first, ...rest] = entry.split("\n");
+  return `   ${first}\n${rest.map((l) => `     ${l}\n`).join("")}`;
+}
+
+/** The workflow's env_file and env (masked: every env_file value is a secret), which shell tasks get. */
+function sharedEnvLines(wf: Workflow, mask: (s: string) => string): string {
+  if (!wf.env && !wf.envFile) return "";
+  let out = `Workflow env${wf.envFile ? ` (env_file ${wf.envFile})` : ""}, for every shell task under its own env:\n`;
+  for (const [k, v] of Object.entries(wf.env ?? {})) out += indented(mask(`env ${k}=${v}`));
+  return out;
+}
+
 /** `cap`: tasks at a time (the workflow's max_parallel, maybe lowered by the config). */
 export function formatPlan(wf: Workflow, plan: RunPlan | undefined, cap: number): string {
   const tasks = plan ? wf.tasks.filter((t) => plan.run.has(t.name)) : wf.tasks;
@@ -55,12 +70,13 @@ export function formatPlan(wf: Workflow, plan: RunPlan | undefined, cap: number)
   const of = tasks.length === wf.tasks.length ? `${tasks.length} task${tasks.length === 1 ? "" : "s"}` : `${tasks.length} of ${wf.tasks.length} tasks`;
   let out = `Dry run of '${wf.name}' (${wf.file}): ${of}, at most ${cap} at a time; nothing is run.\n`;
   if (wf.failFast === false) out += "fail_fast: false (a failure holds back only its own dependants)\n";
+  out += sharedEnvLines(wf, mask);
   topoOrder(nodes).forEach((i, k) => {
     const t = tasks[i]!;
     const after = nodes[i]!.dependsOn.length ? `, after ${nodes[i]!.dependsOn.join(", ")}` : "";
     const ignored = t.dependsOn.filter((d) => !names.has(d));
     out += `\n${k + 1}. ${t.name} (level ${level.get(t.name)}, ${t.type}${after})\n`;
-    for (const line of describe(t)) out += `   ${mask(line)}\n`;
+    for (const line of describe(t)) out += indented(mask(line));
     out += `   ${limits(t)}\n`;
     if (ignored.length) out += `   not waiting for ${ignored.join(", ")} (not part of this run)\n`;
   });
@@ -68,7 +84,7 @@ export function formatPlan(wf: Workflow, plan: RunPlan | undefined, cap: number)
     out += `\nHandlers (after the tasks, by the run's outcome):\n`;
     for (const h of wf.handlers) {
       out += `\n- ${h.name} (${h.handler}, ${h.type})\n`;
-      for (const line of describe(h)) out += `   ${mask(line)}\n`;
+      for (const line of describe(h)) out += indented(mask(line));
       out += `   ${limits(h)}\n`;
     }
   }

@@ -26,6 +26,8 @@ export interface TaskRunContext {
   output: LiveOutput;
   /** The store failed under the run: stop it (the run keeps the first error). */
   fail: (err: unknown) => void;
+  /** The workflow's env_file and env (Workflow.env): shell tasks get it over the process environment. */
+  workflowEnv?: Readonly<Record<string, string>>;
 }
 
 interface AttemptEnd {
@@ -99,7 +101,7 @@ export class TaskRunner {
     const start = performance.now();
     let result: ExecResult;
     try {
-      result = await executor.run(configFor(task, vals), this.execContext(task, attemptId, ctl.signal));
+      result = await executor.run(configFor(task, vals), this.execContext(task, attemptId, attempt, ctl.signal));
     } catch (err) {
       // An executor bug is this attempt's failure, not the end of the run.
       result = { status: "failed", exitCode: null, stdout: "", stderr: "", error: `internal error: ${(err as Error).message}` };
@@ -122,18 +124,22 @@ export class TaskRunner {
   }
 
   /** What the executor gets: the attempt's stop signal, its pid and output reported back. */
-  private execContext(task: Task, attemptId: string, signal: AbortSignal): ExecContext {
+  private execContext(task: Task, attemptId: string, attempt: number, signal: AbortSignal): ExecContext {
     const { opts, runId } = this.c;
     // Per stream, so a secret split across two output pieces is still masked.
     const maskers = { stdout: new StreamMasker(task.secrets), stderr: new StreamMasker(task.secrets) };
     return {
       signal,
-      env: opts.env,
+      // ssh and http tasks get none of it exported (docs/workflows.md); ${VAR} works in them all.
+      env: task.type === "shell" && this.c.workflowEnv ? { ...opts.env, ...this.c.workflowEnv } : opts.env,
       runId,
       attemptId,
       killGraceMs: opts.killGraceMs,
       outputLimit: opts.outputLimit,
       log: opts.log,
+      task: task.name,
+      attempt,
+      mask: (text) => maskSecrets(text, task.secrets),
       onSpawn: (pid) => {
         try {
           opts.recorder.attemptSpawned(attemptId, pid);

@@ -178,7 +178,7 @@ class Run {
     this.cap = Math.max(1, opts.maxParallel);
     const fail = (err: unknown) => this.fail(err);
     this.output = new LiveOutput(recorder, fail, opts.outputFlushMs ?? 500);
-    this.tasks = new TaskRunner({ runId: this.runId, workflow: wf.name, opts, eventLog: this.eventLog, output: this.output, fail });
+    this.tasks = new TaskRunner({ runId: this.runId, workflow: wf.name, opts, eventLog: this.eventLog, output: this.output, fail, workflowEnv: wf.env });
   }
 
   async execute(): Promise<RunSummary> {

@@ -1,5 +1,7 @@
 // Shell executor: runs `command` with `args` as an argv array (never through a shell; only a
-// script without a `#!` line is handed to /bin/sh, as execvp does: see sys/process.ts).
+// script without a `#!` line is handed to /bin/sh, as execvp does: see sys/process.ts). An
+// inline `script:` arrives as `SHELL -e -c SCRIPT` (workflow/load.ts). The environment is the
+// process's with the workflow's env_file and env over it (ctx.env), then the task's own env.
 
 import { markerEnv } from "../sys/environ.ts";
 import { runProcess } from "../sys/process.ts";

@@ -24,6 +24,14 @@ export interface ExecContext {
   /** A local process was started (leader of its own process group), for crash recovery. */
   onSpawn?: (pid: number) => void;
   log: Logger;
+  /** The task's name and this attempt's number (1 = the first of the run): a note given once per run, not per retry. */
+  task: string;
+  attempt: number;
+  /**
+   * The task's secrets masked in `text`. The runner masks the result anyway; an executor that
+   * quotes only the start of some output must mask first, or a cut could leave half a secret.
+   */
+  mask: (text: string) => string;
 }
 
 /** What one attempt produced. A failing task is a result, not an exception. */

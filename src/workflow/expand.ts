@@ -5,7 +5,8 @@
 // `${NAME:?message}` (an error when unset or empty), `${NAME?message}` (an error when unset),
 // and `$$` for a literal `$`. A word or message may itself hold ${...}. Anything else,
 // `$HOME` and `$(cmd)` included, is literal text. A `{{` in a variable's value stays literal
-// text: it is written escaped, so it never becomes a run-time placeholder.
+// text: it is written escaped, so it never becomes a run-time placeholder. The loader expands
+// in layers (process env < env_file < env) and leaves an inline script's text to the shell.
 
 export interface Expansion {
   value: string;
@@ -139,7 +140,8 @@ export class TooDeepError extends Error {
  * Expand every string value (not keys) in a parsed YAML tree. `onString` sees the path of each
  * string that held a variable reference, with what the expansion did. Lists and mappings nested
  * more than `maxDepth` deep throw TooDeepError: YAML aliases can build a deep or even circular
- * tree from a short file, and this copy must end.
+ * tree from a short file, and this copy must end. A string at a path `literal` accepts is kept
+ * as written (an inline script: its ${VAR} are the shell's, at run time).
  */
 export function expandTree(
   node: unknown,
@@ -147,17 +149,18 @@ export function expandTree(
   onString?: (path: (string | number)[], expansion: Expansion) => void,
   maxDepth = Infinity,
   path: (string | number)[] = [],
+  literal?: (path: (string | number)[]) => boolean,
 ): unknown {
   if (typeof node === "string") {
-    if (!node.includes("$")) return node;
+    if (!node.includes("$") || literal?.(path)) return node;
     const exp = expandString(node, env);
     if (onString && (exp.substituted.length || exp.unset.length || exp.required.length)) onString(path, exp);
     return exp.value;
   }
   if (node === null || typeof node !== "object") return node;
   if (path.length >= maxDepth) throw new TooDeepError(path);
-  if (Array.isArray(node)) return node.map((v, i) => expandTree(v, env, onString, maxDepth, [...path, i]));
+  if (Array.isArray(node)) return node.map((v, i) => expandTree(v, env, onString, maxDepth, [...path, i], literal));
   const out: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(node)) out[k] = expandTree(v, env, onString, maxDepth, [...path, k]);
+  for (const [k, v] of Object.entries(node)) out[k] = expandTree(v, env, onString, maxDepth, [...path, k], literal);
   return out;
 }

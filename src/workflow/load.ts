@@ -8,9 +8,11 @@ import { resolve } from "node:path";
 import { Composer, isAlias, isMap, isScalar, isSeq, Lexer, LineCounter, Parser, YAMLParseError, type CST, type Document, type Node as YamlNode, type Pair } from "yaml";
 import type { z } from "zod";
 import { IoError, systemErrorText, ValidationError } from "../errors.ts";
+import { caCertProblems } from "./ca-cert.ts";
 import { CommandChecker } from "./command.ts";
 import { checkDag, suggest } from "./dag.ts";
-import { expandTree, TooDeepError, type Expansion } from "./expand.ts";
+import { envOf, expandWorkflow, sharedSecrets, type SharedEnv } from "./shared-env.ts";
+import { TooDeepError, type Expansion } from "./expand.ts";
 import { bare, problemTemplate, quoted, renderProblem } from "./message.ts";
 import { eachBracedString, hasPlaceholders, LITERAL_BRACES, placeholderProblems } from "./placeholders.ts";
 import { parsePlainYaml } from "./quick-yaml.ts";
@@ -130,7 +132,7 @@ export function parseWorkflow(text: string, file: string, opts: LoadOptions): Wo
 
   if (doc.errors.length) {
     // The document may hold secrets even where it does not parse: mask what can be found.
-    const secrets = secretsForMessages(doc, opts);
+    const secrets = secretsForMessages(doc, file, opts);
     throw new ValidationError(
       collapse(doc.errors.map((e) => ({ offset: e.pos[0], group: e.message, text: `${where(e.pos[0])}: ${bare(yamlMessage(e))}` }))).map((l) =>
         renderProblem(l, secrets),
@@ -158,7 +160,7 @@ export function parseWorkflow(text: string, file: string, opts: LoadOptions): Wo
     // file of 1000 tasks that each merge `<<: *defaults` exceeds) is not needed.
     raw = doc.toJS({ maxAliasCount: -1 });
   } catch (err) {
-    throw new ValidationError([renderProblem(`${file}: ${bare(firstLine((err as Error).message))}`, secretsForMessages(doc, opts))]);
+    throw new ValidationError([renderProblem(`${file}: ${bare(firstLine((err as Error).message))}`, secretsForMessages(doc, file, opts))]);
   }
   return checkAndBuild(raw, file, opts, commands, { doc, where, aliases: aliases.targets })!;
 }
@@ -221,13 +223,13 @@ function tooDeep(tokens: CST.Token[]): number | null {
 }
 
 /** Best effort, for a document that did not load: the secrets it would have had. */
-function secretsForMessages(doc: Document, opts: LoadOptions): string[] {
+function secretsForMessages(doc: Document, file: string, opts: LoadOptions): string[] {
   try {
     const aliases = indexAliases(doc);
     if (aliases.size > MAX_EXPANDED_VALUES || aliases.selfMerge) return [];
     const substituted = new Map<string, string[]>();
-    const data = expandTree(withoutExtensions(doc.toJS({ maxAliasCount: -1 })), opts.env, (path, e) => substituted.set(pathKey(path), e.substituted), MAX_NESTING);
-    return workflowSecrets(data, substituted).inMessages;
+    const { data, shared } = expandWorkflow(withoutExtensions(doc.toJS({ maxAliasCount: -1 })), file, opts, (path, e) => substituted.set(pathKey(path), e.substituted));
+    return workflowSecrets(data, substituted, sharedSecrets(data, shared).values).inMessages;
   } catch {
     return [];
   }
@@ -363,12 +365,13 @@ function checkAndBuild(
   const substituted = new Map<string, string[]>();
   const variables: VariableUses = new Map();
   let data: Record<string, unknown>;
+  let shared: SharedEnv;
   try {
     const onString = (path: Path, e: Expansion) => {
       if (e.substituted.length) substituted.set(pathKey(path), e.substituted);
       if (e.unset.length || e.required.length) noteVariables(variables, path, e);
     };
-    data = expandTree(raw, opts.env, onString, MAX_NESTING) as Record<string, unknown>;
+    ({ data, shared } = expandWorkflow(raw, file, opts, onString));
   } catch (err) {
     // Only aliases get here (the text itself was checked): a deep or circular structure.
     if (!(err instanceof TooDeepError) || !at) return null;
@@ -376,9 +379,12 @@ function checkAndBuild(
     const shown = err.path.length > path.length ? `${formatPath(path)}…` : formatPath(path);
     throw new ValidationError([renderProblem(`${at.where(locate(at, path))}: ${shown}: nesting deeper than ${MAX_NESTING} levels of lists and mappings (through an alias)`, [])]);
   }
-  const { secrets, inMessages } = workflowSecrets(data, substituted);
+  const named = sharedSecrets(data, shared);
+  const { secrets, inMessages } = workflowSecrets(data, substituted, named.values);
+  // Programs are looked up, and run, with the workflow's env (a PATH there counts).
+  const taskOpts: LoadOptions = { ...opts, env: shared.vars };
 
-  const problems: Problem[] = variableProblems(variables);
+  const problems: Problem[] = [...variableProblems(variables), ...shared.problems, ...named.problems];
   const top = workflowSchema.safeParse(data);
   if (!top.success) problems.push(...fromZod(top.error, []));
   // Catch-up without a schedule would silently do nothing: say so.
@@ -389,19 +395,19 @@ function checkAndBuild(
   const tasks: { raw: RawTask; index: number }[] = [];
   if (Array.isArray(data.tasks)) {
     data.tasks.forEach((t, i) => {
-      const parsed = checkTask(t, ["tasks", i], problems, opts, commands);
+      const parsed = checkTask(t, ["tasks", i], problems, taskOpts, commands);
       if (parsed) tasks.push({ raw: parsed, index: i });
     });
   }
-  const handlers = checkHandlers(data, problems, opts, commands);
+  const handlers = checkHandlers(data, problems, taskOpts, commands);
 
   // Graph checks run even when other fields are wrong, so one pass shows every problem. A
   // task without a name may be the one a dependency means: then unknown names are not reported.
   const nodes = Array.isArray(data.tasks) ? data.tasks.map(graphNode) : [];
   const complete = nodes.every((n) => n !== null);
-  const named = nodes.map((n, i) => n ?? { name: `\u0000${i}`, dependsOn: [] });
-  for (const p of checkDag(named, { unknownDependencies: complete, quote: quoted, bare })) problems.push({ path: ["tasks", ...p.path], message: p.message });
-  problems.push(...handlerNameProblems(named, handlers));
+  const graph = nodes.map((n, i) => n ?? { name: `\u0000${i}`, dependsOn: [] });
+  for (const p of checkDag(graph, { unknownDependencies: complete, quote: quoted, bare })) problems.push({ path: ["tasks", ...p.path], message: p.message });
+  problems.push(...handlerNameProblems(graph, handlers));
 
   let lines: string[] = [];
   if (problems.length) {
@@ -484,6 +490,7 @@ function checkAndBuild(
     timezone: wf.timezone,
     maxParallel: wf.config?.max_parallel ?? 4,
     file: resolve(file),
+    ...envOf(shared, named.names),
     secrets,
     warnings: lines,
     tasks: tasks.map(({ raw: t }) => build(t)),
@@ -515,6 +522,7 @@ function checkTask(t: unknown, at: Path, problems: Problem[], opts: LoadOptions,
     const c = schema.safeParse(config);
     if (!c.success) problems.push(...fromZod(c.error, [...at, "config"], Object.keys(schema.shape)));
     else if (type === "shell") problems.push(...commandProblems(c.data as ShellConfigInput, [...at, "config"], opts, commands));
+    else if (type === "http") for (const p of caCertProblems(c.data as { url: string; ca_cert?: string })) problems.push({ path: [...at, "config", "ca_cert"], ...p });
   }
   const handler = at[0] !== "tasks";
   eachBracedString(config, [...at, "config"], (path, s) => {

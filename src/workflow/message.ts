@@ -42,7 +42,7 @@ function escapeChar(c: string): string {
 }
 
 /** Control characters written as escapes, so a value can never break or forge a line. */
-function escapeControls(s: string): string {
+export function escapeControls(s: string): string {
   return s.replace(CONTROL, escapeChar);
 }
 

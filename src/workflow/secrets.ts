@@ -17,12 +17,13 @@ const CREDENTIAL_HEADER = /^(authorization|proxy-authorization|cookie|x-api-key|
  * A value is secret when it is the value of a credential-like header (and its credential part:
  * "abc" of "Bearer abc"), a value ${VAR} put into any header, or the password of a URL (as
  * written, percent-decoded, and inside the `Basic` header that fetch makes of it). Basic
- * credentials are masked in both forms, base64 and decoded. `substituted` maps a value's path
- * (joined with NUL) to the values variables put into it. Later sources (a `secrets:` list,
- * env files) belong here too.
+ * credentials are masked in both forms, base64 and decoded. An HTTP task's `auth.password` is
+ * secret, and the Basic header made of it. `substituted` maps a value's path (joined with NUL)
+ * to the values variables put into it. `values` are secret as they are: every env_file value,
+ * and the values of the variables a `secrets:` list names.
  */
-export function workflowSecrets(data: unknown, substituted: ReadonlyMap<string, string[]>): WorkflowSecrets {
-  const secrets = new Set<string>();
+export function workflowSecrets(data: unknown, substituted: ReadonlyMap<string, string[]>, values: Iterable<string> = []): WorkflowSecrets {
+  const secrets = new Set<string>(values);
   const inMessages = new Set<string>();
   // Handlers are tasks too: the same rules, at their own paths.
   for (const list of ["tasks", "on_failure", "on_success", "on_exit"]) {
@@ -31,7 +32,8 @@ export function workflowSecrets(data: unknown, substituted: ReadonlyMap<string, 
     tasks.forEach((task, i) => {
       const config = (task as { config?: unknown } | null)?.config;
       if (config === null || typeof config !== "object") return;
-      const { headers, url } = config as { headers?: unknown; url?: unknown };
+      const { headers, url, auth } = config as { headers?: unknown; url?: unknown; auth?: unknown };
+      basicAuthSecrets(auth, secrets);
       if (headers !== null && typeof headers === "object" && !Array.isArray(headers)) {
         for (const [name, value] of Object.entries(headers)) {
           if (typeof value !== "string") continue;
@@ -48,6 +50,17 @@ export function workflowSecrets(data: unknown, substituted: ReadonlyMap<string, 
   notifyUrlSecrets(data, substituted, secrets);
   for (const s of secrets) inMessages.add(s);
   return { secrets: longestFirst(secrets), inMessages: longestFirst(inMessages) };
+}
+
+/** `auth: { username, password }` (after ${VAR}): the password, and `base64(user:password)` as sent (padded or not). */
+function basicAuthSecrets(auth: unknown, out: Set<string>): void {
+  const { username, password } = (auth ?? {}) as { username?: unknown; password?: unknown };
+  if (typeof password !== "string" || password === "") return;
+  out.add(password);
+  if (typeof username !== "string") return;
+  const b64 = Buffer.from(`${username}:${password}`, "utf8").toString("base64");
+  out.add(b64);
+  out.add(b64.replace(/=+$/, ""));
 }
 
 /**
