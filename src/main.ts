@@ -3,21 +3,9 @@
 
 import { cac, type CAC, type Command } from "cac";
 import pkg from "../package.json" with { type: "json" };
-import { registerRun } from "./cli/run.ts";
-import { registerRetry } from "./cli/retry.ts";
-import { registerValidate } from "./cli/validate.ts";
-import { registerStatus } from "./cli/status.ts";
-import { registerHistory } from "./cli/history.ts";
-import { registerStats } from "./cli/stats.ts";
-import { registerLogs } from "./cli/logs.ts";
-import { registerWorkflow } from "./cli/workflow.ts";
-import { registerDaemon } from "./cli/daemon.ts";
-import { registerTrigger } from "./cli/trigger.ts";
-import { registerSchema } from "./cli/schema.ts";
-import { registerGraph } from "./cli/graph.ts";
-import { registerExport } from "./cli/export.ts";
-import { debugLogsRequested, settingsInUse } from "./cli/context.ts";
-import { describeDbPath } from "./config.ts";
+// Each command's implementation is imported only when it runs (cli/commands.ts).
+import { registerCommands } from "./cli/commands.ts";
+import type { Settings } from "./config.ts";
 import { ConfigError, DatabaseError, exitCodeOf, messageOf, nearest, PicoflowError } from "./errors.ts";
 
 export const VERSION: string = pkg.version;
@@ -29,19 +17,7 @@ function buildCli(): CAC {
     .option("--log-format <format>", "Log format: json, pretty (default: json; pretty on a terminal)")
     .option("--db-path <path>", "Database file path (default: picoflow.db)")
     .option("--config <file>", "Config file (default: ./picoflow.toml, ~/.config/picoflow/config.toml, /etc/picoflow/config.toml)");
-  registerRun(cli);
-  registerRetry(cli);
-  registerValidate(cli);
-  registerStatus(cli);
-  registerHistory(cli);
-  registerStats(cli);
-  registerLogs(cli);
-  registerWorkflow(cli);
-  registerDaemon(cli);
-  registerTrigger(cli);
-  registerGraph(cli);
-  registerSchema(cli);
-  registerExport(cli);
+  registerCommands(cli);
   cli.help();
   // Not cac's version(): it prints Node's version as the runtime's ("bun-v26.3.0" under Bun 1.4.5).
   cli.option("-V, --version", "Display version number");
@@ -197,14 +173,16 @@ export async function main(argv: string[]): Promise<number> {
     }
     return typeof process.exitCode === "number" ? process.exitCode : 0;
   } catch (err) {
-    printError(err, wantsDebug(argv) || debugLogsRequested());
+    // Loaded only now: the settings (and zod, which checks them) are not needed by --version or --help.
+    const [context, config] = await Promise.all([import("./cli/context.ts"), import("./config.ts")]);
+    printError(err, wantsDebug(argv) || context.debugLogsRequested(), withDbPathSource(err, messageOf(err), context.settingsInUse(), config.describeDbPath));
     return exitCodeOf(err);
   }
 }
 
 /** The one place errors are printed. */
-function printError(err: unknown, debug: boolean): void {
-  const lines = withDbPathSource(err, messageOf(err)).split("\n");
+function printError(err: unknown, debug: boolean, message: string): void {
+  const lines = message.split("\n");
   // Validation reports one problem per line, each already "FILE:LINE:COL: ..."; others get a prefix.
   const text = err instanceof PicoflowError && err.exitCode === 2 ? lines.join("\n") : lines.map((l) => `picoflow: ${l}`).join("\n");
   process.stderr.write(text + "\n");
@@ -215,8 +193,7 @@ function printError(err: unknown, debug: boolean): void {
  * A database error names the path; say where it came from too (flag, environment, config file
  * or the default), so a user who reads "no database here" knows how to point elsewhere.
  */
-function withDbPathSource(err: unknown, message: string): string {
-  const s = settingsInUse();
+function withDbPathSource(err: unknown, message: string, s: Settings | null, describeDbPath: (s: Settings) => string): string {
   if (!s || !(err instanceof DatabaseError) || !message.startsWith(`${s.dbPath}: `)) return message;
   return describeDbPath(s) + message.slice(s.dbPath.length);
 }

@@ -124,6 +124,28 @@ describe("read commands between the kill and the next writer", () => {
   });
 });
 
+describe("a task that cleared its environment (env -i)", () => {
+  test("is found by its recorded process group after kill -9: the identity recorded at its spawn names it", async () => {
+    const s = sb();
+    const sleep = uniqueSleep();
+    // env execs sleep in the same process, with no variables: no marker left to find it by.
+    const file = s.workflow(`name: hidden\ntasks:\n  - { name: t, type: shell, config: { command: /usr/bin/env, args: ["-i", "/bin/sleep", "${sleep}"] } }\n`);
+    const p = spawnCli(s, ["run", file]);
+    try {
+      await waitFor(() => rows(s.db, `SELECT 1 FROM task_executions WHERE pid IS NOT NULL`).length && pidsWith(sleep).length, 20_000, "the task running");
+      const [pid] = pidsWith(sleep);
+      expect(readFileSync(`/proc/${pid}/environ`, "latin1")).not.toContain("PICOFLOW_RUN_ID");
+      p.kill("SIGKILL");
+      await p.exited;
+      expect(pidsWith(sleep)).toEqual([pid!]);
+      expect((await cli(s, ["run", s.workflow(`name: next\ntasks:\n  - { name: ok, type: shell, config: { command: /bin/true } }\n`)])).code).toBe(0);
+      expect(pidsWith(sleep)).toEqual([]);
+    } finally {
+      killAll(pidsWith(sleep));
+    }
+  });
+});
+
 describe("task markers", () => {
   test("a task reads its own run and attempt id; its config.env cannot change them", async () => {
     const s = sb();

@@ -777,7 +777,8 @@ tasks:
 
   test("a cleanup interval longer than a timer can hold (30 days) cleans once at start, not every millisecond", async () => {
     const s = sb(CONFIG.replace("heartbeat_seconds = 1", "heartbeat_seconds = 1\ncleanup_interval_seconds = 2592000"));
-    const d = await startDaemon(s, [s.workflow(scheduled("later", "0 0 0 1 1 *", "/bin/true"))]);
+    // At debug level: a pass that deletes nothing is logged only there.
+    const d = await startDaemon(s, [s.workflow(scheduled("later", "0 0 0 1 1 *", "/bin/true"))], { PICOFLOW_LOG_LEVEL: "debug" });
     await Bun.sleep(1500);
     await d.stop();
     expect(d.lines().filter((l) => l.msg === "log retention applied")).toHaveLength(1);

@@ -1,7 +1,7 @@
 // Measurement helpers for the benchmarks: timed child processes, medians, resident memory
 // from /proc, a description of the machine, and compiling small probe programs.
 
-import { readFileSync } from "node:fs";
+import { closeSync, fsyncSync, openSync, readFileSync } from "node:fs";
 import { cpus, totalmem } from "node:os";
 import { join, resolve } from "node:path";
 
@@ -66,6 +66,8 @@ export interface MemSample {
   /** From smaps_rollup: anonymous (heap, JIT, stacks) and file-backed (the mapped binary) pages. */
   anon: number;
   file: number;
+  /** From smaps_rollup: pages only this process has written (heap, stacks, relocated data). */
+  privateDirty: number;
 }
 
 const kb = (text: string, key: string) => {
@@ -78,12 +80,14 @@ export function memory(pid: number): MemSample | null {
     const status = readFileSync(`/proc/${pid}/status`, "utf8");
     let anon = kb(status, "RssAnon");
     let file = kb(status, "RssFile") + kb(status, "RssShmem");
+    let privateDirty = 0;
     try {
       const roll = readFileSync(`/proc/${pid}/smaps_rollup`, "utf8");
       anon = kb(roll, "Anonymous");
       file = kb(roll, "Rss") - anon;
+      privateDirty = kb(roll, "Private_Dirty");
     } catch {}
-    return { rss: kb(status, "VmRSS"), hwm: kb(status, "VmHWM"), anon, file };
+    return { rss: kb(status, "VmRSS"), hwm: kb(status, "VmHWM"), anon, file, privateDirty };
   } catch {
     return null;
   }
@@ -112,6 +116,22 @@ export function descendants(pid: number): number[] {
 
 export const MiB = 1024 * 1024;
 export const mb = (bytes: number) => (bytes / MiB).toFixed(1);
+/** A difference in MB with its sign: "+0.3", "-1.2". */
+export const signedMb = (bytes: number) => `${bytes >= 0 ? "+" : "-"}${mb(Math.abs(bytes))}`;
+
+/**
+ * Write a file's dirty pages to disk. A program freshly written (a probe just compiled, a
+ * binary just built) maps page-cache pages that are still dirty: smaps counts them as its
+ * Private_Dirty until the kernel writes them back, which would inflate "private memory".
+ */
+export function syncFile(path: string): void {
+  const fd = openSync(path, "r");
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
 export const ms = (seconds: number) => (seconds * 1000).toFixed(0);
 
 export function machine(): string {
@@ -148,6 +168,7 @@ export async function compileProbe(name: string, outdir: string): Promise<string
     compile: { target: process.arch === "arm64" ? "bun-linux-arm64" : "bun-linux-x64", outfile, autoloadDotenv: false, autoloadBunfig: false },
   } as Bun.BuildConfig);
   if (!r.success) throw new Error(`cannot compile probe ${name}: ${r.logs.join("\n")}`);
+  syncFile(outfile);
   return outfile;
 }
 
@@ -203,3 +224,87 @@ export function pageOutFileMappings(pid: number): number | null {
     return null;
   }
 }
+
+/** The system calls that write file data or force it to disk, as strace names them. */
+export const WRITE_SYSCALLS = ["write", "pwrite64", "pwritev", "pwritev2", "writev", "fsync", "fdatasync"];
+
+/** strace, or a clear message on how to get it. */
+export function requireStrace(): string {
+  const p = Bun.which("strace");
+  if (!p) {
+    throw new Error(
+      "strace is missing: the write figures (workloads 6 and 7) count system calls with it.\n" +
+        "Install it (Debian, Ubuntu, Raspberry Pi OS: `sudo apt-get install -y strace`), or leave them out with --only 1,2,3,4,5,8",
+    );
+  }
+  return p;
+}
+
+/** strace arguments that log every write to a file, with the file's path (-y), and no data. */
+export function straceArgs(out: string): string[] {
+  return ["-f", "-y", "-qq", "-s", "0", "-e", `trace=${WRITE_SYSCALLS.join(",")}`, "-o", out];
+}
+
+export interface WriteTally {
+  /** Bytes written to the database, its -wal, -shm and -journal. */
+  dbBytes: number;
+  dbWrites: number;
+  /**
+   * fsync + fdatasync calls on the database files. In WAL mode with synchronous=NORMAL a
+   * commit does not sync, a checkpoint does (and so does a commit in rollback-journal mode,
+   * before the database switched to WAL).
+   */
+  dbSyncs: number;
+  /** WAL frames appended (one per page written; each has a 24-byte header written on its own). */
+  walFrames: number;
+  /** Bytes written to other regular files (not pipes, sockets or terminals). */
+  otherFileBytes: number;
+  /** Bytes per file, database files and others. */
+  byFile: Record<string, number>;
+}
+
+/**
+ * Sum an `strace -f -y` log (straceArgs) into bytes per file. A call interrupted by another
+ * thread's appears as `<unfinished ...>` and later `<... name resumed>`; its file comes from
+ * the first half, its result from the second.
+ */
+export function tallyStrace(text: string, dbPath: string): WriteTally {
+  const dbFiles = new Set(["", "-wal", "-shm", "-journal"].map((s) => dbPath + s));
+  const t: WriteTally = { dbBytes: 0, dbWrites: 0, dbSyncs: 0, walFrames: 0, otherFileBytes: 0, byFile: {} };
+  const pending = new Map<string, { call: string; file: string }>();
+  const call = /^(\d+)\s+(\w+)\(\d+<([^>]*)>/;
+  const resumed = /^(\d+)\s+<\.\.\. (\w+) resumed>/;
+  const result = /\)\s+= (-?\d+)/;
+  const add = (name: string, file: string, ret: number) => {
+    if (ret < 0) return;
+    const isDb = dbFiles.has(file);
+    if (name === "fsync" || name === "fdatasync") {
+      if (isDb) t.dbSyncs++;
+      return;
+    }
+    if (isDb) {
+      t.dbBytes += ret;
+      t.dbWrites++;
+      if (file === `${dbPath}-wal` && ret === 24) t.walFrames++;
+    } else if (file.startsWith("/") && !file.startsWith("/dev/") && !file.startsWith("/proc/")) t.otherFileBytes += ret;
+    else return;
+    t.byFile[file] = (t.byFile[file] ?? 0) + ret;
+  };
+  for (const line of text.split("\n")) {
+    let m = call.exec(line);
+    if (m) {
+      if (line.includes("<unfinished ...>")) pending.set(m[1]!, { call: m[2]!, file: m[3]! });
+      else add(m[2]!, m[3]!, Number(result.exec(line)?.[1] ?? -1));
+      continue;
+    }
+    m = resumed.exec(line);
+    if (m) {
+      const p = pending.get(m[1]!);
+      pending.delete(m[1]!);
+      if (p) add(p.call, p.file, Number(result.exec(line)?.[1] ?? -1));
+    }
+  }
+  return t;
+}
+
+export const kB = (bytes: number) => (bytes / 1024).toFixed(1);

@@ -41,6 +41,25 @@ export function workflowYaml(g: Graph): string {
 }
 
 /**
+ * The same workflow with each task as a flow mapping on one line
+ * (`- { name: a, type: shell, config: { command: /bin/true } }`), a style users write too:
+ * `validate` must be as fast for it as for block style.
+ */
+export function workflowFlowYaml(g: Graph): string {
+  let y = `name: ${g.name}\nconfig:\n  max_parallel: ${g.maxParallel}\n  retry_default: 0\n  timeout_default: 0\ntasks:\n`;
+  for (const t of g.tasks) {
+    const deps = t.deps.length ? ` depends_on: [${t.deps.join(", ")}],` : "";
+    y += `  - { name: ${t.name}, type: shell,${deps} config: { command: /bin/true } }\n`;
+  }
+  return y;
+}
+
+/** The 1000-task layered graph in flow style (see workflowFlowYaml), for the `validate` figure. */
+export function layeredFlowYaml(levels = 10, width = 100, maxParallel = 8): string {
+  return workflowFlowYaml(layered(levels, width, maxParallel));
+}
+
+/**
  * The same graph for make. Phony targets run once per invocation, and a recipe without shell
  * metacharacters is exec'd directly by make (no /bin/sh), like PicoFlow's argv tasks.
  */

@@ -1,7 +1,6 @@
 // `picoflow daemon start FILE... | stop | status`: cac has no nested subcommands, so one
 // command takes the action as its first argument and dispatches.
 
-import type { CAC } from "cac";
 import { unlinkSync } from "node:fs";
 import { resolve } from "node:path";
 import { runDaemon } from "../daemon/daemon.ts";
@@ -19,7 +18,7 @@ import type { ReloadReport } from "../daemon/reload.ts";
 import { createContext, loadOptions, type CliContext, type GlobalOptions } from "./context.ts";
 import { formatDuration, localTime, table } from "./format.ts";
 
-interface DaemonFlags extends GlobalOptions {
+export interface DaemonFlags extends GlobalOptions {
   pidFile?: string;
   timeout?: string | number;
   format?: string;
@@ -28,22 +27,7 @@ interface DaemonFlags extends GlobalOptions {
 
 const ACTIONS = ["start", "stop", "status", "reload"] as const;
 
-export function registerDaemon(cli: CAC): void {
-  cli
-    .command("daemon <action> [...workflow_files]", "Run scheduled workflows: daemon start FILE..., daemon stop, daemon status, daemon reload")
-    .option("--pid-file <path>", "PID file (default: picoflow.pid next to the database)")
-    .option("--strict", "start: refuse to start if any workflow file is invalid (default: start with the valid ones)")
-    .option("--timeout <seconds>", "stop: seconds to wait for the daemon to exit (default: its shutdown grace + kill grace + 15)")
-    .option("-o, --format <format>", "status, reload: table or json (default: table)")
-    .example("picoflow daemon start backup.yaml monitoring.yaml")
-    .example("picoflow daemon start /etc/picoflow/workflows")
-    .example("picoflow daemon status")
-    .example("picoflow daemon reload")
-    .example("picoflow daemon stop")
-    .action((action: string, files: string[], opts: DaemonFlags) => daemonCommand(String(action), (files ?? []).map(String), opts));
-}
-
-async function daemonCommand(action: string, files: string[], opts: DaemonFlags): Promise<void> {
+export async function daemonCommand(action: string, files: string[], opts: DaemonFlags): Promise<void> {
   if (!(ACTIONS as readonly string[]).includes(action)) {
     const near = nearest(action, ACTIONS);
     throw new ConfigError(`unknown daemon action '${action}' (${near ? `did you mean '${near}'? ` : ""}use: daemon start FILE..., daemon stop, daemon status, daemon reload)`);

@@ -4,7 +4,6 @@
 // not map is an error (exit 2) or a warning, `FILE:LINE:COL: [warning: ]path: message`, on
 // stderr; so are the kubectl commands that create the Secrets the manifest refers to.
 
-import type { CAC } from "cac";
 import { stringify } from "yaml";
 import { ConfigError, nearest, PicoflowError, ValidationError } from "../errors.ts";
 import { DEFAULT_IMAGE, toArgo, type ArgoExport, type Finding, type SecretSpec } from "../export/argo.ts";
@@ -18,25 +17,12 @@ import { textOption } from "./read.ts";
 const TARGETS = ["argo"] as const;
 const FORMATS = ["yaml", "json"] as const;
 
-interface ExportOptions extends GlobalOptions {
+export interface ExportOptions extends GlobalOptions {
   to?: unknown;
   image?: unknown;
   sshImage?: unknown;
   namespace?: unknown;
   format?: unknown;
-}
-
-export function registerExport(cli: CAC): void {
-  cli
-    .command("export <workflow_file>", "Write the workflow as a manifest for another engine (Argo Workflows)")
-    .option("--to <engine>", "Target engine: argo (required)")
-    .option("--image <image>", `Container image of shell tasks (default: ${DEFAULT_IMAGE})`)
-    .option("--ssh-image <image>", "Container image of ssh tasks, with an ssh client (default: --image)")
-    .option("-n, --namespace <namespace>", "Kubernetes namespace of the manifest (default: none, kubectl's)")
-    .option("-o, --format <format>", "Output format: yaml, json (default: yaml)")
-    .example("picoflow export backup.yaml --to argo > backup.argo.yaml")
-    .example("picoflow export backup.yaml --to argo --image registry.local/tools:1 --namespace pis | kubectl apply -f -")
-    .action((file: string, opts: ExportOptions) => exportCommand(String(file), opts));
 }
 
 function choice<T extends string>(value: unknown, flag: string, choices: readonly T[], fallback?: T): T {
@@ -60,7 +46,7 @@ function namespaceOption(value: unknown): string | undefined {
   return ns;
 }
 
-function exportCommand(file: string, opts: ExportOptions): void {
+export function exportCommand(file: string, opts: ExportOptions): void {
   // The options first: a typo in them is reported without loading the file.
   choice(opts.to, "--to", TARGETS);
   const format = choice(opts.format, "--format", FORMATS, "yaml");

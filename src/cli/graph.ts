@@ -2,7 +2,6 @@
 // The file is loaded exactly as `validate` loads it: same errors and exit codes, warnings on
 // stderr. No database is opened.
 
-import type { CAC } from "cac";
 import { ConfigError, nearest } from "../errors.ts";
 import { GRAPH_FORMATS, renderGraph, type GraphFormat } from "../workflow/graph-render.ts";
 import { loadWorkflow } from "../workflow/load.ts";
@@ -10,18 +9,8 @@ import { createContext, loadOptions, type GlobalOptions } from "./context.ts";
 import { paint } from "./format.ts";
 import { textOption } from "./read.ts";
 
-interface GraphOptions extends GlobalOptions {
+export interface GraphOptions extends GlobalOptions {
   format?: unknown;
-}
-
-export function registerGraph(cli: CAC): void {
-  cli
-    .command("graph <workflow_file>", "Draw a workflow's DAG: levels in the terminal, or Graphviz, Mermaid, JSON")
-    .option("-o, --format <format>", "Output format: ascii, dot, mermaid, json (default: ascii)")
-    .example("picoflow graph backup.yaml")
-    .example("picoflow graph backup.yaml --format dot | dot -Tsvg > backup.svg")
-    .example("picoflow graph backup.yaml --format mermaid   # for a ```mermaid block in a README or wiki")
-    .action((file: string, opts: GraphOptions) => graphCommand(String(file), opts));
 }
 
 /** `--format`, any case; an unknown one is exit 4 with the formats (and a near miss). */
@@ -34,7 +23,7 @@ export function graphFormatOption(value: unknown): GraphFormat {
   throw new ConfigError(`--format: '${v}' is not one of ${GRAPH_FORMATS.join(", ")}${near ? ` (did you mean '${near}'?)` : ""}`);
 }
 
-function graphCommand(file: string, opts: GraphOptions): void {
+export function graphCommand(file: string, opts: GraphOptions): void {
   // The format first: a typo in it is reported without loading the file.
   const format = graphFormatOption(opts.format);
   const ctx = createContext(opts);

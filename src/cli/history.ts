@@ -1,17 +1,14 @@
 // `picoflow history`: past runs, newest first, filtered by workflow, status and date.
 
-import type { CAC } from "cac";
 import { ConfigError } from "../errors.ts";
 import type { ExecutionRow } from "../store/queries.ts";
 import { isProcessAlive } from "../sys/proc.ts";
 import { createContext, type GlobalOptions } from "./context.ts";
 import { elapsed, formatDuration, localTime, paint, statusColour, table } from "./format.ts";
 import { answeredBeforeFirstRun, dateOption, formatOption, intOption, requireWorkflow, shortId, textOption, toJson, withHistory, workflowOption } from "./read.ts";
+import { RUN_STATUSES } from "./commands.ts";
 
-/** Statuses a run can be recorded with ("skipped": a scheduled trigger that overlapped a running run). */
-export const RUN_STATUSES = ["success", "failed", "running", "pending", "skipped"] as const;
-
-interface HistoryOptions extends GlobalOptions {
+export interface HistoryOptions extends GlobalOptions {
   workflow?: unknown;
   status?: unknown;
   limit?: unknown;
@@ -19,21 +16,7 @@ interface HistoryOptions extends GlobalOptions {
   format?: unknown;
 }
 
-export function registerHistory(cli: CAC): void {
-  cli
-    .command("history [workflow]", "Show past runs, newest first")
-    .option("-w, --workflow <name>", "Only runs of this workflow")
-    .option("--status <status>", `Only runs with this status: ${RUN_STATUSES.join(", ")}`)
-    .option("-n, --limit <n>", "Show at most N runs; 0 shows all (default: 10)")
-    .option("--since <date>", "Only runs started on or after this local date (YYYY-MM-DD)")
-    .option("-o, --format <format>", "Output format: table, json (default: table)")
-    .example("picoflow history --workflow backup-workflow --limit 20")
-    .example("picoflow history --status failed --since 2025-11-01")
-    .example("picoflow history --format json > history.json")
-    .action((workflow: unknown, opts: HistoryOptions) => historyCommand(workflow, opts));
-}
-
-function historyCommand(positional: unknown, opts: HistoryOptions): void {
+export function historyCommand(positional: unknown, opts: HistoryOptions): void {
   const workflow = workflowOption(positional, opts.workflow);
   const status = textOption(opts.status, "--status")?.toLowerCase();
   if (status !== undefined && !(RUN_STATUSES as readonly string[]).includes(status)) {

@@ -1,7 +1,6 @@
 // `picoflow logs`: the stored stdout/stderr of each attempt of a run (the latest by default), and
 // with --follow the live output of tasks that are still running in another process.
 
-import type { CAC } from "cac";
 import { ConfigError, IoError } from "../errors.ts";
 import type { AttemptRow, History } from "../store/queries.ts";
 import { isProcessAlive } from "../sys/proc.ts";
@@ -12,7 +11,7 @@ import { answeredBeforeFirstRun, intOption, requireWorkflow, resolveExecution, t
 /** How often --follow looks for new output. The runner writes live output every ~500 ms. */
 export const FOLLOW_POLL_MS = 250;
 
-interface LogsOptions extends GlobalOptions {
+export interface LogsOptions extends GlobalOptions {
   workflow?: unknown;
   task?: unknown;
   executionId?: unknown;
@@ -20,25 +19,9 @@ interface LogsOptions extends GlobalOptions {
   follow?: boolean;
 }
 
-export function registerLogs(cli: CAC): void {
-  cli
-    .command("logs [workflow]", "Show the stdout/stderr of each task attempt of a run (the latest by default)")
-    .option("-w, --workflow <name>", "Workflow name (required unless --execution-id is given)")
-    .option("--task <name>", "Only this task")
-    .option("--execution-id <id>", "This execution (id or unique prefix) instead of the latest")
-    .option(
-      "--tail <n>",
-      "Lines to show, counted from the end, per stream (stdout and stderr each) per attempt; 0 shows all (default: 100). With --follow, it cuts only the output already there",
-    )
-    .option("-f, --follow", "Keep printing output of running tasks until the run ends, then exit with the run's code: 0 success, 3 failed, 9 interrupted")
-    .example("picoflow logs --workflow backup-workflow --task backup_database")
-    .example("picoflow logs backup-workflow -f")
-    .action((workflow: unknown, opts: LogsOptions) => logsCommand(workflow, opts));
-}
-
 type Stream = "stdout" | "stderr";
 
-async function logsCommand(positional: unknown, opts: LogsOptions): Promise<void> {
+export async function logsCommand(positional: unknown, opts: LogsOptions): Promise<void> {
   const workflow = workflowOption(positional, opts.workflow);
   const task = textOption(opts.task, "--task");
   const executionId = textOption(opts.executionId, "--execution-id");

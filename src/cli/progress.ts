@@ -5,9 +5,32 @@ import type { RunSummary } from "../engine/runner.ts";
 import { formatDuration, paint, statusColour, table } from "./format.ts";
 
 /** `capNote`: a line saying the config lowers the workflow's max_parallel (see capNote in format.ts). */
-export function attachProgress(events: RunEvents, out: (s: string) => void, colour: boolean, capNote?: string | null): void {
+export function attachProgress(events: RunEvents, print: (s: string) => void, colour: boolean, capNote?: string | null): void {
   const c = paint(colour);
-  const clock = () => new Date().toTimeString().slice(0, 8);
+  // The lines of one turn of the event loop go out in one write: a chain ends a task and
+  // starts the next in the same turn (a write per line was two per task). The run's end
+  // flushes them, before the summary.
+  let pending = "";
+  const flush = () => {
+    const text = pending;
+    pending = "";
+    if (text) print(text);
+  };
+  const out = (s: string) => {
+    if (!pending) setImmediate(flush);
+    pending += s;
+  };
+  // HH:MM:SS, formatted once a second: a fast chain prints two lines per task.
+  let second = -1;
+  let shown = "";
+  const clock = () => {
+    const now = Date.now();
+    if (Math.floor(now / 1000) !== second) {
+      second = Math.floor(now / 1000);
+      shown = new Date(now).toTimeString().slice(0, 8);
+    }
+    return shown;
+  };
   events.on("run:start", (e) => {
     out(`${c("bold", `Running ${e.workflow}`)} (${e.totalTasks} task${e.totalTasks === 1 ? "" : "s"}), execution ${e.runId}\n`);
     if (capNote) out(`${c("dim", capNote)}\n`);
@@ -27,6 +50,7 @@ export function attachProgress(events: RunEvents, out: (s: string) => void, colo
   events.on("task:retry", (e) => {
     out(`${clock()} ${c("yellow", "retry   ")} ${e.task}${mark(e.handler)} attempt ${e.nextAttempt}/${e.maxAttempts} in ${formatDuration(e.delaySeconds)}\n`);
   });
+  events.on("run:finish", flush);
 }
 
 export function formatSummary(s: RunSummary, colour: boolean): string {

@@ -2,7 +2,6 @@
 // failed: its failed, timed-out, skipped and never-started tasks and everything downstream;
 // its successes are reused (engine/retry.ts). Recorded with trigger `retry`, linked by retry_of.
 
-import type { CAC } from "cac";
 import { planRetry } from "../engine/retry.ts";
 import { isProcessAlive } from "../sys/proc.ts";
 import { loadWorkflow } from "../workflow/load.ts";
@@ -10,22 +9,12 @@ import { createContext, loadOptions, type GlobalOptions } from "./context.ts";
 import { answeredBeforeFirstRun, textOption, withHistory } from "./read.ts";
 import { runLoaded } from "./run.ts";
 
-interface RetryCliOptions extends GlobalOptions {
+export interface RetryCliOptions extends GlobalOptions {
   from?: unknown;
   file?: unknown;
 }
 
-export function registerRetry(cli: CAC): void {
-  cli
-    .command("retry <execution_id>", "Run a failed execution again: what failed or never ran, and everything downstream")
-    .option("--from <task>", "Also re-run this task and everything downstream, whatever their status")
-    .option("--file <path>", "Workflow file to use instead of the one recorded with the execution")
-    .example("picoflow retry 3f2a9c1e")
-    .example("picoflow retry 3f2a9c1e --from upload")
-    .action((id: unknown, opts: RetryCliOptions) => retryCommand(String(id), opts));
-}
-
-async function retryCommand(id: string, opts: RetryCliOptions): Promise<void> {
+export async function retryCommand(id: string, opts: RetryCliOptions): Promise<void> {
   const from = textOption(opts.from, "--from");
   const file = textOption(opts.file, "--file");
   const ctx = createContext(opts);

@@ -1,7 +1,6 @@
 // `picoflow run FILE`: validate, then run the workflow once (or part of it: --only, --from),
 // showing progress and a summary; `--dry-run` prints the plan instead. `retry` runs through here too.
 
-import type { CAC } from "cac";
 import { RunEvents } from "../engine/events.ts";
 import { runCap } from "../engine/limiter.ts";
 import { OUTPUT_LIMIT, runWorkflow, type RunSummary, type TaskSummary } from "../engine/runner.ts";
@@ -26,20 +25,7 @@ import { capNote } from "./format.ts";
 import { attachProgress, formatSummary } from "./progress.ts";
 import { metricsPortOption, serveRunMetrics } from "./run-metrics.ts";
 
-export function registerRun(cli: CAC): void {
-  cli
-    .command("run <workflow_file>", "Run a workflow once")
-    .option("--metrics-port <port>", "Serve Prometheus metrics on this port while the run lasts (0: any free port)")
-    .option("--only <tasks>", "Run only these tasks (comma-separated), ignoring their dependencies")
-    .option("--from <task>", "Run this task and everything downstream of it")
-    .option("--dry-run", "Run nothing: print the plan (order, levels, commands, retries, timeouts, handlers)")
-    .example("picoflow run backup.yaml")
-    .example("picoflow run backup.yaml --from upload")
-    .example("picoflow run backup.yaml --dry-run")
-    .action((file: string, opts: RunOptions) => runCommand(String(file), opts));
-}
-
-interface RunOptions extends GlobalOptions {
+export interface RunOptions extends GlobalOptions {
   metricsPort?: unknown;
   only?: unknown;
   from?: unknown;
@@ -55,7 +41,7 @@ function onlyOption(value: unknown): string[] | undefined {
   return [...new Set(names)];
 }
 
-async function runCommand(file: string, opts: RunOptions): Promise<void> {
+export async function runCommand(file: string, opts: RunOptions): Promise<void> {
   const metricsPort = metricsPortOption(opts.metricsPort);
   const only = onlyOption(opts.only);
   const from = textOption(opts.from, "--from");

@@ -3,24 +3,19 @@
 // The code that builds it is imported only when this command runs, so the start-up of every
 // other command does not pay for it.
 
-import { randomBytes } from "node:crypto";
 import { closeSync, fchmodSync, fsyncSync, openSync, renameSync, unlinkSync, writeSync, constants } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
-import type { CAC } from "cac";
 import pkg from "../../package.json" with { type: "json" };
 import { IoError, systemErrorText } from "../errors.ts";
 import { textOption } from "./read.ts";
 
-export function registerSchema(cli: CAC): void {
-  cli
-    .command("schema", "Print the JSON Schema of workflow files, for editor completion and checks")
-    // No -o: elsewhere -o is --format (`-o json`), which here would write a file named "json".
-    .option("--output <file>", "Write it to this file (mode 0644, replaced atomically) instead of stdout")
-    .example("picoflow schema --output ~/.config/picoflow/workflow.schema.json")
-    .action((opts: { output?: unknown }) => schemaCommand(textOption(opts.output, "--output")));
-}
+// node:crypto on first use, not imported: the compiled binary is one bundle, whose static
+// imports all load at start-up, and node:crypto brings Node's stream modules (a few ms).
+const nodeCrypto = () => require("node:crypto") as typeof import("node:crypto");
 
-async function schemaCommand(output: string | undefined): Promise<void> {
+/** `output`: the --output value as cac gives it. */
+export async function schemaCommand(outputOption: unknown): Promise<void> {
+  const output = textOption(outputOption, "--output");
   const { workflowJsonSchema } = await import("../workflow/json-schema.ts");
   const text = `${JSON.stringify(workflowJsonSchema(pkg.version), null, 2)}\n`;
   if (output === undefined) process.stdout.write(text);
@@ -34,7 +29,7 @@ async function schemaCommand(output: string | undefined): Promise<void> {
  */
 function writeAtomically(path: string, text: string): void {
   const abs = resolve(path);
-  const tmp = join(dirname(abs), `.${basename(abs)}.${randomBytes(9).toString("hex")}.tmp`);
+  const tmp = join(dirname(abs), `.${basename(abs)}.${nodeCrypto().randomBytes(9).toString("hex")}.tmp`);
   let fd: number | undefined;
   try {
     fd = openSync(tmp, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_NOFOLLOW, 0o644);

@@ -1,30 +1,18 @@
 // `picoflow stats`: runs, success rate and durations per workflow and per task over a period.
 
-import type { CAC } from "cac";
 import type { TaskStats, WorkflowStats } from "../store/queries.ts";
 import { sqlTimeAgo } from "../store/time.ts";
 import { createContext, type GlobalOptions } from "./context.ts";
 import { formatDuration, localTime, table } from "./format.ts";
 import { answeredBeforeFirstRun, formatOption, intOption, percent, requireWorkflow, toJson, withHistory, workflowOption } from "./read.ts";
 
-interface StatsOptions extends GlobalOptions {
+export interface StatsOptions extends GlobalOptions {
   workflow?: unknown;
   period?: unknown;
   format?: unknown;
 }
 
-export function registerStats(cli: CAC): void {
-  cli
-    .command("stats [workflow]", "Show runs, success rate and durations per workflow and per task")
-    .option("-w, --workflow <name>", "Only this workflow")
-    .option("--period <days>", "Runs started in the last N days (default: 30)")
-    .option("-o, --format <format>", "Output format: table, json (default: table)")
-    .example("picoflow stats")
-    .example("picoflow stats --workflow backup-workflow --period 7")
-    .action((workflow: unknown, opts: StatsOptions) => statsCommand(workflow, opts));
-}
-
-function statsCommand(positional: unknown, opts: StatsOptions): void {
+export function statsCommand(positional: unknown, opts: StatsOptions): void {
   const workflow = workflowOption(positional, opts.workflow);
   const period = intOption(opts.period, "--period", 30, 1, 36500);
   const format = formatOption(opts.format);

@@ -1,7 +1,6 @@
 // `picoflow status`: the latest run of each workflow, or one workflow's latest run task by task,
 // including tasks that never started and why.
 
-import type { CAC } from "cac";
 import { IoError } from "../errors.ts";
 import type { DeliveryRow } from "../store/deliveries.ts";
 import type { RunDetail } from "../store/queries.ts";
@@ -10,27 +9,14 @@ import { createContext, type GlobalOptions } from "./context.ts";
 import { elapsed, formatDuration, localTime, localTimesIn, outputWidth, paint, statusColour, table } from "./format.ts";
 import { answeredBeforeFirstRun, clip, formatOption, requireWorkflow, resolveExecution, shortId, textOption, toJson, withHistory, workflowOption } from "./read.ts";
 
-interface StatusOptions extends GlobalOptions {
+export interface StatusOptions extends GlobalOptions {
   workflow?: unknown;
   runningOnly?: boolean;
   executionId?: unknown;
   format?: unknown;
 }
 
-export function registerStatus(cli: CAC): void {
-  cli
-    .command("status [workflow]", "Show the latest run of each workflow, or one workflow's run task by task")
-    .option("-w, --workflow <name>", "Show this workflow's latest run task by task")
-    .option("--running-only", "Show only runs that are still going")
-    .option("--execution-id <id>", "Show this execution (id or unique prefix) task by task")
-    .option("-o, --format <format>", "Output format: table, json (default: table)")
-    .example("picoflow status")
-    .example("picoflow status --workflow backup-workflow")
-    .example("picoflow status --running-only")
-    .action((workflow: unknown, opts: StatusOptions) => statusCommand(workflow, opts));
-}
-
-function statusCommand(positional: unknown, opts: StatusOptions): void {
+export function statusCommand(positional: unknown, opts: StatusOptions): void {
   const workflow = workflowOption(positional, opts.workflow);
   const executionId = textOption(opts.executionId, "--execution-id");
   const format = formatOption(opts.format);

@@ -2,7 +2,6 @@
 // run now (trigger "trigger"), under the daemon's overlap rule and shared slots. --wait follows
 // the run's progress over the same connection and exits with the run's exit code, as `run` does.
 
-import type { CAC } from "cac";
 import { resolve } from "node:path";
 import { askDaemon, socketPathFor } from "../daemon/control.ts";
 import { defaultPidFile } from "../daemon/pidfile.ts";
@@ -14,24 +13,11 @@ import { attachProgress, formatSummary } from "./progress.ts";
 import { formatOption, textOption, toJson } from "./read.ts";
 import { runFailure } from "./run.ts";
 
-interface TriggerOptions extends GlobalOptions {
+export interface TriggerOptions extends GlobalOptions {
   wait?: boolean;
   retry?: unknown;
   format?: unknown;
   pidFile?: unknown;
-}
-
-export function registerTrigger(cli: CAC): void {
-  cli
-    .command("trigger <workflow>", "Start a run of a workflow now, through the running daemon")
-    .option("--wait", "Follow the run and exit with its exit code (0, 3, 7, 8, 9)")
-    .option("--retry <execution_id>", "Retry that execution of the workflow in the daemon: what failed or never ran, and its downstream")
-    .option("-o, --format <format>", "table or json (default: table)")
-    .option("--pid-file <path>", "The daemon's PID file; its control socket is beside it (default: picoflow.pid next to the database)")
-    .example("picoflow trigger backup")
-    .example("picoflow trigger backup --wait")
-    .example("picoflow trigger backup --retry 3f2a9c1e --wait")
-    .action((workflow: string, opts: TriggerOptions) => triggerCommand(String(workflow), opts));
 }
 
 /** The control socket of the daemon a command means: beside --pid-file, else beside the database. */
@@ -40,7 +26,7 @@ export function controlSocket(ctx: CliContext, pidFile: unknown): string {
   return socketPathFor(resolve((pidFile as string | undefined) ?? defaultPidFile(ctx.settings.dbPath)));
 }
 
-async function triggerCommand(workflow: string, opts: TriggerOptions): Promise<void> {
+export async function triggerCommand(workflow: string, opts: TriggerOptions): Promise<void> {
   const format = formatOption(opts.format);
   const retry = textOption(opts.retry, "--retry");
   const ctx = createContext(opts);

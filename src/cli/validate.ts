@@ -1,7 +1,6 @@
 // `picoflow validate FILE`: check a workflow and show its dependency structure and, for a
 // scheduled one, when it runs next. Warnings go to stderr and do not change the exit code.
 
-import type { CAC } from "cac";
 import { nextRuns } from "../daemon/scheduler.ts";
 import { sixFields } from "../workflow/cron.ts";
 import { maskedTarget } from "../notify/target.ts";
@@ -11,14 +10,7 @@ import { loadWorkflow } from "../workflow/load.ts";
 import { createContext, loadOptions, type GlobalOptions } from "./context.ts";
 import { localTime, maxParallelText } from "./format.ts";
 
-export function registerValidate(cli: CAC): void {
-  cli
-    .command("validate <workflow_file>", "Validate a workflow file and show its DAG")
-    .example("picoflow validate backup.yaml")
-    .action((file: string, opts: GlobalOptions) => validateCommand(String(file), opts));
-}
-
-function validateCommand(file: string, opts: GlobalOptions): void {
+export function validateCommand(file: string, opts: GlobalOptions): void {
   const ctx = createContext(opts);
   const wf = loadWorkflow(file, loadOptions(ctx));
   printWarnings(wf);

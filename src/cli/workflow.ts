@@ -3,7 +3,6 @@
 // (store/pauses.ts), so it works with the daemon stopped and survives its restart; the daemon
 // reads it when a trigger comes due.
 
-import type { CAC } from "cac";
 import { ConfigError, nearest } from "../errors.ts";
 import { openDatabase } from "../store/db.ts";
 import { pauseWorkflow, resumeWorkflow } from "../store/pauses.ts";
@@ -14,29 +13,16 @@ import { createContext, type CliContext, type GlobalOptions } from "./context.ts
 import { localTime, paint, statusColour, table } from "./format.ts";
 import { answeredBeforeFirstRun, formatOption, isoUtc, percent, requireWorkflow, toJson, withHistory, type OutputFormat } from "./read.ts";
 
-/** Without --all, a workflow is listed if a running daemon has it loaded, or it was loaded or run within this many days. */
-export const ACTIVE_DAYS = 30;
+import { ACTIVE_DAYS } from "./commands.ts";
 
 const ACTIONS = ["list", "pause", "resume"] as const;
 
-interface WorkflowOptions extends GlobalOptions {
+export interface WorkflowOptions extends GlobalOptions {
   all?: boolean;
   format?: unknown;
 }
 
-export function registerWorkflow(cli: CAC): void {
-  cli
-    .command("workflow <action> [name]", "Workflows PicoFlow knows of; action: list, pause NAME, resume NAME")
-    .option("--all", `list: include workflows neither loaded by a running daemon nor run in the last ${ACTIVE_DAYS} days`)
-    .option("-o, --format <format>", "Output format: table, json (default: table)")
-    .example("picoflow workflow list")
-    .example("picoflow workflow list --all --format json")
-    .example("picoflow workflow pause nightly-backup")
-    .example("picoflow workflow resume nightly-backup")
-    .action((action: unknown, name: unknown, opts: WorkflowOptions) => workflowCommand(String(action), name, opts));
-}
-
-function workflowCommand(action: string, name: unknown, opts: WorkflowOptions): void {
+export function workflowCommand(action: string, name: unknown, opts: WorkflowOptions): void {
   if (!(ACTIONS as readonly string[]).includes(action)) {
     const near = nearest(action, ACTIONS);
     throw new ConfigError(`unknown workflow action '${action}' (${near ? `did you mean '${near}'?` : `known: ${ACTIONS.join(", ")}`})`);

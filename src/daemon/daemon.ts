@@ -27,7 +27,7 @@ import type { LoadOptions } from "../workflow/load.ts";
 import { daemonClock } from "./clock.ts";
 import { DaemonDatabase, DatabaseGuard } from "./db-guard.ts";
 import { socketPathFor, startControl } from "./control.ts";
-import { applyRetentionNow, Housekeeping } from "./housekeeping.ts";
+import { applyRetentionNow, Housekeeping, idleMsFrom } from "./housekeeping.ts";
 import { Launcher, maxParallelOf, pauseStates } from "./launch.ts";
 import { switchableLogger, type SwitchableLogger } from "./live-settings.ts";
 import { OwedRuns } from "./owed-runs.ts";
@@ -214,7 +214,7 @@ class Daemon {
       metrics,
       env: o.env,
       settings: () => this.settings,
-      changed: () => this.state.save(),
+      changed: () => this.saveState(),
     });
     this.loop = new ScheduleLoop(loaded.entries, {
       log,
@@ -240,7 +240,20 @@ class Daemon {
     });
     const { args, cwd, loadOptionsFor, reloadConfig } = o;
     this.reloader = new Reloader({ args, cwd, loadOptionsFor, reloadConfig, log, metrics, loaded, loop: this.loop, recorder: p.recorder, db });
-    this.housekeeping = new Housekeeping({ db, log, settings: () => this.settings, checked: () => this.state.saveIfUnsaved() });
+    this.housekeeping = new Housekeeping({
+      db,
+      log,
+      settings: () => this.settings,
+      checked: () => this.state.saveIfUnsaved(),
+      busy: () => this.launcher.size > 0,
+      idleMs: idleMsFrom(o.env),
+    });
+  }
+
+  /** Write the state row (what changed), and checkpoint once the daemon is quiet again. */
+  private saveState(): void {
+    this.state.save();
+    this.housekeeping.settleLater();
   }
 
   /** Schedule the workflows and run until a stop; the exit code. */
@@ -288,8 +301,9 @@ class Daemon {
       if (e.schedule) log.info("workflow scheduled", describe(e));
       else log.info("workflow loaded without a schedule; it will not run", { workflow: e.wf.name, file: e.file });
     }
-    this.state.save();
     this.housekeeping.arm();
+    this.state.save();
+    this.housekeeping.settleNow();
     this.openControl();
     this.unsubscribe = onSignals(["SIGINT", "SIGTERM", "SIGHUP"], (sig) => this.onSignal(sig));
     const early = this.held.early?.release() ?? [];
@@ -311,7 +325,7 @@ class Daemon {
       this.onSignal(sig);
     }
     // Loading and validating the files left garbage behind; an idle daemon should not keep it.
-    Bun.gc(true);
+    this.housekeeping.releaseNow();
   }
 
   private onSignal(sig: SignalName): void {
@@ -350,7 +364,7 @@ class Daemon {
     const next = this.reloader.settings(this.settings);
     if (next) this.applySettings(next);
     const files = this.reloader.workflows(this.settings);
-    this.state.save();
+    this.saveState();
     return { config: this.reloader.lastConfig, files };
   }
 

@@ -5,11 +5,14 @@
 // PicoFlow daemon of that user: `daemon stop` run as root must not signal a pid planted by
 // another user in a shared directory.
 
-import { randomBytes } from "node:crypto";
 import { closeSync, constants, fstatSync, fsyncSync, linkSync, openSync, readFileSync, unlinkSync, writeSync } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
 import { IoError, PicoflowError, systemErrorText } from "../errors.ts";
 import { describeUser, isProcessAlive, openPathsOf, pidsOfUser, processArgv, processUids, runsSameProgram, selfIdentity } from "../sys/proc.ts";
+
+// node:crypto on first use, not imported: the compiled binary is one bundle, whose static
+// imports all load at start-up, and node:crypto brings Node's stream modules (a few ms).
+const nodeCrypto = () => require("node:crypto") as typeof import("node:crypto");
 
 const { O_CREAT, O_EXCL, O_NOFOLLOW, O_NONBLOCK, O_RDONLY, O_WRONLY } = constants;
 
@@ -157,7 +160,7 @@ export function acquirePidFile(path: string): PidFileHandle {
   const content = `${process.pid}\n${selfIdentity()}\n`;
   // A fresh, unguessable name created exclusively: a symlink or file planted under a
   // predictable name must not make a root daemon write through it.
-  const tmp = join(dirname(abs), `.${basename(abs)}.${randomBytes(9).toString("hex")}.tmp`);
+  const tmp = join(dirname(abs), `.${basename(abs)}.${nodeCrypto().randomBytes(9).toString("hex")}.tmp`);
   try {
     const fd = openSync(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW, 0o644);
     try {

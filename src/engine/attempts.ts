@@ -38,6 +38,9 @@ interface AttemptEnd {
 }
 
 export class TaskRunner {
+  /** What shell tasks inherit: the process environment with the workflow's over it, merged once per run. */
+  private shellEnv: Record<string, string | undefined> | undefined;
+
   constructor(private readonly c: TaskRunContext) {}
 
   /** One task to its end, retries included; `stop` stops it (the run's interrupt, or the handlers' stop). */
@@ -95,7 +98,7 @@ export class TaskRunner {
     const { opts, runId, workflow } = this.c;
     const attemptId = opts.recorder.startAttempt(runId, task.name, attempt, task.handler);
     opts.events?.emit("task:start", { runId, workflow, task: task.name, handler: task.handler, attempt, maxAttempts });
-    opts.log.debug("task started", { workflow, task: task.name, attempt });
+    if (opts.log.enabled("debug")) opts.log.debug("task started", { workflow, task: task.name, attempt });
     const ctl = new AbortController();
     const unlink = stopOn(ctl, stopSignal, task.timeout);
     const start = performance.now();
@@ -126,12 +129,13 @@ export class TaskRunner {
   /** What the executor gets: the attempt's stop signal, its pid and output reported back. */
   private execContext(task: Task, attemptId: string, attempt: number, signal: AbortSignal): ExecContext {
     const { opts, runId } = this.c;
-    // Per stream, so a secret split across two output pieces is still masked.
-    const maskers = { stdout: new StreamMasker(task.secrets), stderr: new StreamMasker(task.secrets) };
+    // Per stream, so a secret split across two output pieces is still masked; none to mask: no maskers.
+    const maskers = task.secrets.length ? { stdout: new StreamMasker(task.secrets), stderr: new StreamMasker(task.secrets) } : undefined;
+    const output = this.c.output;
     return {
       signal,
       // ssh and http tasks get none of it exported (docs/workflows.md); ${VAR} works in them all.
-      env: task.type === "shell" && this.c.workflowEnv ? { ...opts.env, ...this.c.workflowEnv } : opts.env,
+      env: task.type === "shell" && this.c.workflowEnv ? (this.shellEnv ??= { ...opts.env, ...this.c.workflowEnv }) : opts.env,
       runId,
       attemptId,
       killGraceMs: opts.killGraceMs,
@@ -140,16 +144,16 @@ export class TaskRunner {
       task: task.name,
       attempt,
       mask: (text) => maskSecrets(text, task.secrets),
-      onSpawn: (pid) => {
+      onSpawn: (pid, identity) => {
         try {
-          opts.recorder.attemptSpawned(attemptId, pid);
+          opts.recorder.attemptSpawned(attemptId, pid, identity);
         } catch (err) {
           this.c.fail(err);
         }
       },
       onOutput: (stream, text) => {
-        const safe = maskers[stream].push(text);
-        if (safe) this.c.output.add(attemptId, stream, safe);
+        const safe = maskers ? maskers[stream].push(text) : text;
+        if (safe) output.add(attemptId, stream, safe);
       },
     };
   }
@@ -169,6 +173,8 @@ export class TaskRunner {
     const final = retryDelay === undefined;
     opts.events?.emit("task:finish", { runId, workflow, task: task.name, handler: task.handler, attempt, maxAttempts, result, durationSeconds: seconds, final });
     const level = result.status === "success" ? "debug" : "warn";
+    // The line is built only when it is printed: a success is a debug line, off by default.
+    if (!this.c.eventLog.enabled(level)) return;
     this.c.eventLog[level]("task attempt finished", {
       workflow,
       task: task.name,

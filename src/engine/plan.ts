@@ -3,9 +3,9 @@
 // everything downstream; its successes reused). Pure: no I/O, no clocks; the runner and the
 // CLI (and the daemon, for `trigger --retry`) take the plan it returns.
 
-import { createHash } from "node:crypto";
 import { ConfigError, IoError, nearest } from "../errors.ts";
 import type { Task, Workflow } from "../workflow/types.ts";
+import { sha256Hex } from "../sys/hash.ts";
 
 /** What a run does with each task of its workflow; a task in neither is not part of the run. */
 export interface RunPlan {
@@ -102,7 +102,7 @@ export function retryPlan(wf: Workflow, originalId: string, past: ReadonlyMap<st
  */
 export function taskHash(t: Task): string {
   const def = { type: t.type, config: t.config, dependsOn: t.dependsOn, retry: t.retry, timeout: t.timeout, continueOnFailure: t.continueOnFailure };
-  return createHash("sha256").update(JSON.stringify(def)).digest("hex").slice(0, 16);
+  return sha256Hex(JSON.stringify(def)).slice(0, 16);
 }
 
 export function taskHashes(wf: Workflow): Record<string, string> {

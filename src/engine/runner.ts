@@ -162,6 +162,8 @@ class Run {
       reused,
       taskHashes: taskHashes(full),
       scheduledFor: opts.scheduledFor,
+      // A write the recorder commits later (group commit) that fails is this run's store error.
+      onError: (err) => this.fail(err),
     });
     this.values = startValues(wf, this.runId, trigger, startedAt);
     events?.emit("run:start", { runId: this.runId, workflow: wf.name, file: wf.file, totalTasks: wf.tasks.length, trigger });

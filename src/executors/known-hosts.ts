@@ -2,8 +2,11 @@
 // and decide whether a server's host key is known, unknown, changed or revoked.
 // Pure apart from reading the files; no ssh2 here, so it costs nothing to load.
 
-import { createHash, createHmac } from "node:crypto";
 import { readFileSync } from "node:fs";
+
+// node:crypto on first use, not imported: the compiled binary is one bundle, whose static
+// imports all load at start-up, and node:crypto brings Node's stream modules (a few ms).
+const nodeCrypto = () => require("node:crypto") as typeof import("node:crypto");
 
 export interface KnownHostEntry {
   file: string;
@@ -66,7 +69,7 @@ export function hostFieldMatches(field: string, host: string, port: number): boo
   if (field.startsWith("|1|")) {
     const [, , salt, hash] = field.split("|");
     if (!salt || !hash) return false;
-    const mac = createHmac("sha1", Buffer.from(salt, "base64")).update(name).digest("base64");
+    const mac = nodeCrypto().createHmac("sha1", Buffer.from(salt, "base64")).update(name).digest("base64");
     return mac === hash;
   }
   let matched = false;
@@ -100,7 +103,7 @@ export function blobKeyType(blob: Buffer): string {
 
 /** `SHA256:...` as ssh-keygen -l prints it. */
 export function fingerprint(blob: Buffer): string {
-  return `SHA256:${createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
+  return `SHA256:${nodeCrypto().createHash("sha256").update(blob).digest("base64").replace(/=+$/, "")}`;
 }
 
 /** Key types recorded for this host (plain entries only), in file order, without repeats. */

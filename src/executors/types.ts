@@ -22,7 +22,7 @@ export interface ExecContext {
   /** Kept output as it arrives, for live `logs --follow`. */
   onOutput?: (stream: OutputStream, text: string) => void;
   /** A local process was started (leader of its own process group), for crash recovery. */
-  onSpawn?: (pid: number) => void;
+  onSpawn?: (pid: number, identity?: string) => void;
   log: Logger;
   /** The task's name and this attempt's number (1 = the first of the run): a note given once per run, not per retry. */
   task: string;

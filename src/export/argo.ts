@@ -11,8 +11,10 @@ import type { HttpConfig, ShellConfig, SshConfig, Task, Workflow } from "../work
 import { argoSchedule } from "./cron.ts";
 import { dnsLabel, labelsFor, secretKey } from "./names.ts";
 import { segmentsOf, variablesOf, type Path, type Segment } from "./source.ts";
+import { DEFAULT_EXPORT_IMAGE } from "../cli/commands.ts";
 
-export const DEFAULT_IMAGE = "debian:bookworm-slim";
+/** Declared with `export --help`, which lists it without loading this module. */
+export const DEFAULT_IMAGE = DEFAULT_EXPORT_IMAGE;
 /** Our own templates' names; task templates never take them. */
 const DAG_TEMPLATE = "main";
 const EXIT_TEMPLATE = "exit-handler";

@@ -4,7 +4,7 @@
 // so "Backup_DB" and "backup-db" would meet: then the one that had to change gets a short hash of
 // its original, which keeps the mapping the same from one export to the next and free of collisions.
 
-import { createHash } from "node:crypto";
+import { sha256Hex } from "../sys/hash.ts";
 
 const MAX = 63;
 
@@ -18,7 +18,7 @@ export function dnsLabel(name: string, max = MAX): string {
 }
 
 function shortHash(s: string): string {
-  return createHash("sha256").update(s).digest("hex").slice(0, 6);
+  return sha256Hex(s).slice(0, 6);
 }
 
 /**

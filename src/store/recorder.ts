@@ -1,4 +1,9 @@
-// Writes runs as they happen: one short immediate transaction per event, prepared statements.
+// Writes runs as they happen, with prepared statements. A run's start and end are committed at
+// once; an attempt's start, pid, live output and end are queued and committed together with
+// whatever else is queued a few milliseconds later (group commit): an attempt that ends
+// within the window is one INSERT with its final values. On an SD card every commit rewrites
+// the changed pages of task_executions and its five indexes in the WAL, so fewer, larger
+// commits are what keeps the bytes written per task small (docs/benchmarks.md).
 
 import type { ExecResult, OutputStream } from "../executors/types.ts";
 import { identityOf } from "../sys/proc.ts";
@@ -30,8 +35,9 @@ function statements(db: Database) {
        ON CONFLICT(name) DO UPDATE SET file = ?2, description = ?3, schedule = ?4, task_count = ?5, last_seen_at = ?6`,
     ),
     insertAttempt: db.prepare(
-      `INSERT INTO task_executions (id, workflow_execution_id, task_name, status, started_at, attempt, created_at, handler)
-       VALUES (?, ?, ?, 'running', ?, ?, ?, ?)`,
+      `INSERT INTO task_executions (id, workflow_execution_id, task_name, status, started_at, attempt, created_at, handler,
+         pid, pid_identity, finished_at, exit_code, stdout, stderr, error_message, duration_seconds, http_status, retry_at, tolerated)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     setPid: db.prepare(`UPDATE task_executions SET pid = ?, pid_identity = ? WHERE id = ?`),
     insertChunk: db.prepare(`INSERT INTO task_output_chunks (task_execution_id, stream, data) VALUES (?, ?, ?)`),
@@ -55,6 +61,54 @@ export interface Owner {
   identity: string;
 }
 
+/** An attempt whose INSERT is still queued: later calls change these values instead of writing. */
+interface QueuedAttempt {
+  id: string;
+  runId: string;
+  task: string;
+  startedAt: string;
+  attempt: number;
+  handler: string | null;
+  status: string;
+  pid: number | null;
+  pidIdentity: string | null;
+  finishedAt: string | null;
+  exitCode: number | null;
+  stdout: string | null;
+  stderr: string | null;
+  error: string | null;
+  durationSeconds: number | null;
+  httpStatus: number | null;
+  retryAt: string | null;
+  tolerated: number;
+}
+
+/**
+ * A queued write, of run `runId`. `chunkOf`: live output of that attempt (dropped once it
+ * ends); `inserts`: the INSERT of that queued attempt.
+ */
+interface Op {
+  runId: string;
+  chunkOf?: string;
+  inserts?: string;
+  write: () => void;
+}
+
+/**
+ * How long a queued write waits for others to share its commit. Short enough that `status`
+ * and `logs --follow` in another process see a running attempt at once; long enough that
+ * a quick task's start, pid and end usually meet in one INSERT.
+ */
+export const GROUP_COMMIT_MS = 10;
+/** After a failed commit (a full disk), how often what is still queued is tried again. */
+const RETRY_MS = 1000;
+/**
+ * How many times a run's refused writes are tried again before they are dropped: memory stays
+ * bounded while the disk stays full. The run has failed by then, and is closed as failed with
+ * the reason once writes work (daemon/owed-runs.ts), or by the next start's recovery.
+ */
+const MAX_RETRIES = 10;
+
 export class SqliteRecorder implements RunRecorder {
   /** Run and task of each attempt still to be finished. */
   private readonly attemptOf = new Map<string, { runId: string; task: string }>();
@@ -64,6 +118,15 @@ export class SqliteRecorder implements RunRecorder {
    */
   private readonly retrying = new Map<string, { runId: string; attemptId: string; status: string }>();
   private readonly q: ReturnType<typeof statements>;
+  /** Writes waiting for the next commit, in order. */
+  private queue: Op[] = [];
+  /** Attempts whose INSERT is in the queue. */
+  private readonly queued = new Map<string, QueuedAttempt>();
+  private timer: ReturnType<typeof setTimeout> | undefined;
+  /** Where a failed deferred write of each open run is reported (RunStart.onError). */
+  private readonly onError = new Map<string, (err: unknown) => void>();
+  /** Failed commits in a row of the runs whose writes the database refuses. */
+  private readonly refused = new Map<string, number>();
 
   constructor(
     private readonly db: Database,
@@ -106,16 +169,109 @@ export class SqliteRecorder implements RunRecorder {
     }
   }
 
+  /** `ops` and then `fn` in one transaction; once it has committed, `ops` leave the queue. */
+  private commit<T>(ops: Op[], fn: () => T): T {
+    const out = this.write(() => {
+      for (const op of ops) op.write();
+      return fn();
+    });
+    if (ops === this.queue) this.queue = [];
+    else if (ops.length) {
+      const done = new Set(ops);
+      this.queue = this.queue.filter((op) => !done.has(op));
+    }
+    for (const op of ops) if (op.inserts) this.queued.delete(op.inserts);
+    if (this.refused.size) for (const op of ops) this.refused.delete(op.runId);
+    if (!this.queue.length) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    return out;
+  }
+
+  /**
+   * `fn` of run `runId` (null: of no run) with everything queued, in one transaction. What
+   * another run queued may be what the database refuses (a full disk, a big output): then
+   * only this run's own queued writes go with `fn`, and the rest waits for the timer. On an
+   * error nothing of it is written and the queue stays as it was.
+   */
+  private writeFor<T>(runId: string | null, fn: () => T): T {
+    try {
+      return this.commit(this.queue, fn);
+    } catch (err) {
+      const own = this.queue.filter((op) => op.runId === runId);
+      if (own.length === this.queue.length) throw err;
+      return this.commit(own, fn);
+    }
+  }
+
+  /** Commit what is queued, now. Throws a DatabaseError; what failed stays queued. */
+  flush(): void {
+    if (this.queue.length) this.commit(this.queue, () => {});
+  }
+
+  private enqueue(op: Op): void {
+    this.queue.push(op);
+    this.timer ??= setTimeout(() => this.flushLater(), GROUP_COMMIT_MS);
+  }
+
+  /**
+   * The timer's commit. When it fails, each run's writes are tried alone, and a run whose
+   * writes the database refuses gets it as its store error (as a throw from the call that
+   * queued them would have been). They stay queued and are tried again every RETRY_MS (up to
+   * MAX_RETRIES times), so a short refusal loses no record, and none is ever half-written.
+   */
+  private flushLater(): void {
+    this.timer = undefined;
+    try {
+      this.flush();
+      return;
+    } catch {}
+    for (const runId of new Set(this.queue.map((op) => op.runId))) {
+      try {
+        this.commit(
+          this.queue.filter((op) => op.runId === runId),
+          () => {},
+        );
+        this.refused.delete(runId);
+      } catch (err) {
+        const report = this.onError.get(runId);
+        this.onError.delete(runId);
+        report?.(err);
+        const n = (this.refused.get(runId) ?? 0) + 1;
+        this.refused.set(runId, n);
+        if (n > MAX_RETRIES) this.drop(runId);
+      }
+    }
+    if (this.queue.length && !this.timer) {
+      this.timer = setTimeout(() => this.flushLater(), RETRY_MS);
+      // Retrying alone must not keep a finished command alive.
+      this.timer.unref?.();
+    }
+  }
+
+  /** Give up the queued writes of run `runId`. */
+  private drop(runId: string): void {
+    this.refused.delete(runId);
+    this.queue = this.queue.filter((op) => {
+      if (op.runId !== runId) return true;
+      if (op.inserts) this.queued.delete(op.inserts);
+      return false;
+    });
+  }
+
   /** Remember a workflow as known (for `workflow list`), without running it. */
   noteWorkflow(wf: Workflow): void {
-    this.write(() => this.q.upsertWorkflow.run(wf.name, wf.file, wf.description ?? null, wf.schedule ?? null, wf.tasks.length, now()));
+    this.writeFor(null, () => this.q.upsertWorkflow.run(wf.name, wf.file, wf.description ?? null, wf.schedule ?? null, wf.tasks.length, now()));
   }
 
   startRun(wf: Workflow, trigger: Trigger, start: RunStart = {}): string {
     const id = crypto.randomUUID();
     const ts = now();
     const names = start.tasks ?? wf.tasks.map((t) => t.name);
-    this.write(() => {
+    // Committed at once (with whatever else is queued): the run's row, with its owner, is what
+    // recovery after a kill -9 finds the run's processes by, queued attempts included.
+    this.writeFor(id, () => {
       this.q.upsertWorkflow.run(wf.name, wf.file, wf.description ?? null, wf.schedule ?? null, wf.tasks.length, ts);
       this.q.insertRun.run(
         id,
@@ -134,6 +290,7 @@ export class SqliteRecorder implements RunRecorder {
       );
       for (const r of start.reused ?? []) this.q.insertReused.run(crypto.randomUUID(), id, r.task, ts, ts, ts, r.from);
     });
+    if (start.onError) this.onError.set(id, start.onError);
     return id;
   }
 
@@ -142,52 +299,123 @@ export class SqliteRecorder implements RunRecorder {
     const ts = now();
     const key = `${runId}\n${task}`;
     const before = this.retrying.get(key);
-    this.write(() => {
-      // The previous attempt stops reading `retrying` as this one starts: one transaction.
-      if (before) this.q.endRetry.run(before.status, before.attemptId);
-      this.q.insertAttempt.run(id, runId, task, ts, attempt, ts, handler ?? null);
-    });
+    // The previous attempt stops reading `retrying` as this one starts: in the same commit.
+    if (before) this.endRetry(runId, before.attemptId, before.status);
+    const a: QueuedAttempt = {
+      id,
+      runId,
+      task,
+      startedAt: ts,
+      attempt,
+      handler: handler ?? null,
+      status: "running",
+      pid: null,
+      pidIdentity: null,
+      finishedAt: null,
+      exitCode: null,
+      stdout: null,
+      stderr: null,
+      error: null,
+      durationSeconds: null,
+      httpStatus: null,
+      retryAt: null,
+      tolerated: 0,
+    };
+    this.queued.set(id, a);
+    this.enqueue({ runId, inserts: id, write: () => this.insertAttempt(a) });
     this.retrying.delete(key);
     this.attemptOf.set(id, { runId, task });
     return id;
   }
 
-  attemptSpawned(attemptId: string, pid: number): void {
-    this.write(() => this.q.setPid.run(pid, identityOf(pid), attemptId));
+  /** The attempt's row as it reads when the queue is committed. */
+  private insertAttempt(a: QueuedAttempt): void {
+    this.q.insertAttempt.run(
+      a.id,
+      a.runId,
+      a.task,
+      a.status,
+      a.startedAt,
+      a.attempt,
+      a.startedAt,
+      a.handler,
+      a.pid,
+      a.pidIdentity,
+      a.finishedAt,
+      a.exitCode,
+      a.stdout,
+      a.stderr,
+      a.error,
+      a.durationSeconds,
+      a.httpStatus,
+      a.retryAt,
+      a.tolerated,
+    );
+  }
+
+  /** An attempt waiting in `retrying` gets its own result's status (the next attempt starts, or the run ends). */
+  private endRetry(runId: string, attemptId: string, status: string): void {
+    const a = this.queued.get(attemptId);
+    if (a) {
+      if (a.status === "retrying") Object.assign(a, { status, retryAt: null });
+    } else this.enqueue({ runId, write: () => this.q.endRetry.run(status, attemptId) });
+  }
+
+  attemptSpawned(attemptId: string, pid: number, known?: string): void {
+    const identity = known ?? identityOf(pid);
+    const a = this.queued.get(attemptId);
+    if (a) Object.assign(a, { pid, pidIdentity: identity });
+    else this.enqueue({ runId: this.runOf(attemptId), write: () => this.q.setPid.run(pid, identity, attemptId) });
   }
 
   appendOutput(attemptId: string, stream: OutputStream, text: string): void {
-    this.write(() => this.q.insertChunk.run(attemptId, stream, text));
+    this.enqueue({ runId: this.runOf(attemptId), chunkOf: attemptId, write: () => this.q.insertChunk.run(attemptId, stream, text) });
+  }
+
+  private runOf(attemptId: string): string {
+    return this.attemptOf.get(attemptId)?.runId ?? "";
   }
 
   finishAttempt(attemptId: string, r: ExecResult, durationSeconds: number, end: AttemptEnd = {}): void {
     const retryAt = end.retryAt && r.status !== "success" ? end.retryAt : undefined;
     const of = this.attemptOf.get(attemptId);
     this.attemptOf.delete(attemptId);
-    this.write(() => {
-      this.q.finishAttempt.run(
-        retryAt ? "retrying" : r.status,
-        now(),
-        r.exitCode,
-        r.stdout,
-        r.stderr,
-        r.error ?? null,
-        durationSeconds,
-        r.httpStatus ?? null,
-        retryAt ? sqlTime(retryAt) : null,
-        end.tolerated ? 1 : 0,
-        attemptId,
-      );
-      this.q.deleteChunks.run(attemptId);
-    });
+    const values = {
+      status: retryAt ? "retrying" : r.status,
+      finishedAt: now(),
+      exitCode: r.exitCode,
+      stdout: r.stdout,
+      stderr: r.stderr,
+      error: r.error ?? null,
+      durationSeconds,
+      httpStatus: r.httpStatus ?? null,
+      retryAt: retryAt ? sqlTime(retryAt) : null,
+      tolerated: end.tolerated ? 1 : 0,
+    };
+    // Its live output still queued is never written: the row now holds all of it.
+    if (this.queue.some((op) => op.chunkOf === attemptId)) this.queue = this.queue.filter((op) => op.chunkOf !== attemptId);
+    const a = this.queued.get(attemptId);
+    if (a) Object.assign(a, values);
+    else {
+      const v = values;
+      this.enqueue({
+        runId: of?.runId ?? "",
+        write: () => {
+          this.q.finishAttempt.run(v.status, v.finishedAt, v.exitCode, v.stdout, v.stderr, v.error, v.durationSeconds, v.httpStatus, v.retryAt, v.tolerated, attemptId);
+          this.q.deleteChunks.run(attemptId);
+        },
+      });
+    }
     if (retryAt && of) this.retrying.set(`${of.runId}\n${of.task}`, { runId: of.runId, attemptId, status: r.status });
   }
 
   finishRun(runId: string, f: RunFinish): void {
     // Attempts still waiting for a retry that the end of the run (an interrupt) cancelled.
     const waiting = [...this.retrying].filter(([, w]) => w.runId === runId);
-    this.write(() => {
-      for (const [, w] of waiting) this.q.endRetry.run(w.status, w.attemptId);
+    for (const [, w] of waiting) this.endRetry(runId, w.attemptId, w.status);
+    this.onError.delete(runId);
+    // Its queued attempts with it: a finished run is durable when `run` returns.
+    this.writeFor(runId, () => {
       this.q.finishRun.run(f.status, now(), f.durationSeconds ?? null, f.successfulTasks, f.failedTasks, f.error ?? null, runId);
       for (const s of f.skipped) this.q.insertSkipped.run(runId, s.task, s.reason);
     });

@@ -5,7 +5,7 @@
 // (ON DELETE CASCADE). Runs still in progress are never deleted.
 
 import { statSync } from "node:fs";
-import { databaseError, type Database } from "./db.ts";
+import { checkpointWal, databaseError, type Database } from "./db.ts";
 import { sqlTimeAgo } from "./time.ts";
 
 export interface RetentionPolicy {
@@ -110,6 +110,6 @@ function reclaim(db: Database): void {
     }
   }
   // The WAL keeps its high-water size until truncated; another reader may prevent a full
-  // truncation, which is harmless (the next cleanup tries again).
-  db.query("PRAGMA wal_checkpoint(TRUNCATE)").get();
+  // truncation, which is harmless (the next cleanup tries again). An empty one is not touched.
+  checkpointWal(db);
 }

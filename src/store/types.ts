@@ -45,17 +45,29 @@ export interface RunStart {
   taskHashes?: Record<string, string>;
   /** The fire time a scheduled or catch-up run is for (scheduled_for): a missed time is caught up once. */
   scheduledFor?: Date;
+  /**
+   * Called when a deferred write of this run fails (a full disk): the run's store error, as
+   * if the call that queued the write had thrown. See RunRecorder.
+   */
+  onError?: (err: unknown) => void;
 }
 
-/** Records one run as it happens. Every call is durable when it returns. */
+/**
+ * Records one run as it happens. startRun and finishRun are durable when they return; the
+ * attempt calls in between may be committed a few milliseconds later, together with others
+ * (group commit). A write that fails then is reported to the run's RunStart.onError.
+ */
 export interface RunRecorder {
   startRun(wf: Workflow, trigger: Trigger, start?: RunStart): string;
   /** `handler`: the handler list of a handler's attempt (marked in the record); absent for a task of the DAG. */
   startAttempt(runId: string, task: string, attempt: number, handler?: HandlerKind): string;
   /** Output of a still-running attempt, so other processes can follow it. */
   appendOutput(attemptId: string, stream: OutputStream, text: string): void;
-  /** The attempt's local process group, so a crash can be cleaned up by the next start. */
-  attemptSpawned(attemptId: string, pid: number): void;
+  /**
+   * The attempt's local process group, so a crash can be cleaned up by the next start.
+   * `identity`: its "bootid:starttime" when the spawner knows it (sys/proc.ts spawnedIdentity).
+   */
+  attemptSpawned(attemptId: string, pid: number, identity?: string): void;
   finishAttempt(attemptId: string, result: ExecResult, durationSeconds: number, end?: AttemptEnd): void;
   finishRun(runId: string, finish: RunFinish): void;
 }

@@ -46,6 +46,38 @@ export function identityOf(pid: number): string {
   return `${bootId()}:${processStartTime(pid) ?? "?"}`;
 }
 
+/**
+ * Clock ticks (1/100 s) since boot now, from /proc/uptime: the clock and unit a process's
+ * start time (field 22 of /proc/PID/stat) is counted in. Null if it cannot be read.
+ */
+function bootTicks(): number | null {
+  try {
+    const text = readFileSync("/proc/uptime", "latin1");
+    const m = /^(\d+)\.(\d\d)/.exec(text);
+    return m ? Number(m[1]) * 100 + Number(m[2]) : null;
+  } catch {
+    return null;
+  }
+}
+
+/** How far the clock may have moved during the spawn for its reading to stand for the start time. */
+const SPAWN_ESTIMATE_MAX_MS = 30;
+
+/**
+ * Identity of a child spawned since `spawnStartMs` (performance.now() just before the spawn).
+ * Reading the child's /proc/PID/stat right after the spawn waits for its exec to finish:
+ * 0.2-0.3 ms of blocked main thread per task, about 0.1 ms of it CPU (a 1000-task chain,
+ * docs/benchmarks.md). The boot clock read now is instead: the child started between
+ * `spawnStartMs` and now, so when the spawn took under SPAWN_ESTIMATE_MAX_MS the reading is at
+ * most 4 ticks past its start time, well inside START_TOLERANCE_TICKS. A slower spawn (a
+ * loaded machine) reads the real start time.
+ */
+export function spawnedIdentity(pid: number, spawnStartMs: number): string {
+  const ticks = bootTicks();
+  if (ticks === null || performance.now() - spawnStartMs > SPAWN_ESTIMATE_MAX_MS) return identityOf(pid);
+  return `${bootId()}:${ticks}`;
+}
+
 /** Identity string of this process. */
 export function selfIdentity(): string {
   return identityOf(process.pid);

@@ -7,7 +7,7 @@ import { constants } from "node:os";
 import { systemErrorText } from "../errors.ts";
 import { drain, OutputBuffer } from "../executors/capture.ts";
 import { findMarkedProcesses } from "./environ.ts";
-import { bootId, groupHasLiveMembers, identityMatches, isProcessAlive, processStartTime, readStat } from "./proc.ts";
+import { bootId, groupHasLiveMembers, identityMatches, isProcessAlive, processStartTime, readStat, spawnedIdentity } from "./proc.ts";
 
 export interface ProcessSpec {
   argv: string[];
@@ -17,7 +17,8 @@ export interface ProcessSpec {
   killGraceMs: number;
   outputLimit: number;
   onOutput?: (stream: "stdout" | "stderr", text: string) => void;
-  onSpawn?: (pid: number) => void;
+  /** The child started: its pid and identity ("bootid:starttime", see proc.ts), for crash recovery. */
+  onSpawn?: (pid: number, identity: string) => void;
 }
 
 export interface ProcessOutcome {
@@ -206,6 +207,7 @@ export async function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
   if (spec.signal.aborted) return { exitCode: null, signal: null, stdout: "", stderr: "", spawnError: "not started: stopped", stopped: true };
 
   let child: Child;
+  const spawnStart = performance.now();
   try {
     child = startChild(spec);
   } catch (e) {
@@ -213,7 +215,7 @@ export async function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
     return { exitCode: p.exitCode, signal: null, stdout: "", stderr: "", spawnError: p.message, permanent: p.permanent, stopped: false };
   }
   const pgid = child.pid;
-  spec.onSpawn?.(pgid);
+  spec.onSpawn?.(pgid, spawnedIdentity(pgid, spawnStart));
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
@@ -221,10 +223,13 @@ export async function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
   };
   spec.signal.addEventListener("abort", stop, { once: true });
 
+  let drained = false;
   const drains = Promise.all([
     drain(child.stdout, out, spec.onOutput && ((t) => spec.onOutput!("stdout", t))),
     drain(child.stderr, err, spec.onOutput && ((t) => spec.onOutput!("stderr", t))),
-  ]);
+  ]).then(() => {
+    drained = true;
+  });
 
   let stopped = false;
   try {
@@ -236,9 +241,12 @@ export async function runProcess(spec: ProcessSpec): Promise<ProcessOutcome> {
     if (stopping) await stopping;
     // The pipes close once every writer is gone. A process that escaped the group with its
     // own setsid() could keep them open: don't wait for it forever.
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    await Promise.race([drains, new Promise((r) => (timer = setTimeout(r, spec.killGraceMs + 1000)))]);
-    clearTimeout(timer);
+    // Usually both have ended by now: no timer then.
+    if (!drained) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([drains, new Promise((r) => (timer = setTimeout(r, spec.killGraceMs + 1000)))]);
+      clearTimeout(timer);
+    }
   } finally {
     spec.signal.removeEventListener("abort", stop);
   }

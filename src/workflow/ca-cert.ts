@@ -3,7 +3,6 @@
 // and read again when the task runs, by the same function, so both say the same thing.
 
 import { closeSync, constants, fstatSync, openSync, readSync, type Stats } from "node:fs";
-import { X509Certificate } from "node:crypto";
 import { systemErrorText } from "../errors.ts";
 import { quoted } from "./message.ts";
 
@@ -78,6 +77,9 @@ function check(text: string, blocks: string[]): string | null {
     const hint = /-----BEGIN [A-Z ]*PRIVATE KEY-----/.test(text) ? "; it holds a private key, not a certificate" : "";
     return `not a PEM certificate file (no -----BEGIN CERTIFICATE----- block${hint})`;
   }
+  // node:crypto loaded here, not at the top: it evaluates Node's stream modules, a few
+  // milliseconds of every start-up, and only a workflow with a ca_cert needs it.
+  const { X509Certificate } = require("node:crypto") as typeof import("node:crypto");
   for (const [i, block] of blocks.entries()) {
     try {
       new X509Certificate(block);

@@ -5,7 +5,8 @@
 
 import { readFileSync, statSync } from "node:fs";
 import { resolve } from "node:path";
-import { Composer, isAlias, isMap, isScalar, isSeq, Lexer, LineCounter, Parser, YAMLParseError, type CST, type Document, type Node as YamlNode, type Pair } from "yaml";
+import type * as Yaml from "yaml";
+import type { CST, Document, Node as YamlNode, Pair } from "yaml";
 import type { z } from "zod";
 import { IoError, systemErrorText, ValidationError } from "../errors.ts";
 import { caCertProblems } from "./ca-cert.ts";
@@ -15,7 +16,7 @@ import { envOf, expandWorkflow, sharedSecrets, type SharedEnv } from "./shared-e
 import { TooDeepError, type Expansion } from "./expand.ts";
 import { bare, problemTemplate, quoted, renderProblem } from "./message.ts";
 import { eachBracedString, hasPlaceholders, LITERAL_BRACES, placeholderProblems } from "./placeholders.ts";
-import { parsePlainYaml } from "./quick-yaml.ts";
+import { parseFastYaml } from "./quick-yaml.ts";
 import { parseCatchupWindow, taskConfigSchemas, taskSchema, workflowSchema, type RawTask } from "./schema.ts";
 import { pathKey, workflowSecrets } from "./secrets.ts";
 import {
@@ -51,6 +52,13 @@ export interface LoadOptions {
 }
 
 type Path = (string | number)[];
+
+/**
+ * The yaml package, loaded the first time the slow path needs it: a file the fast path reads
+ * (the usual `run`) never evaluates its modules, a few milliseconds of every start-up.
+ */
+let yamlModule: typeof Yaml | undefined;
+const yaml = (): typeof Yaml => (yamlModule ??= require("yaml") as typeof Yaml);
 
 /** A bound on the values aliases may expand a file to: far above any real workflow (1000 tasks merging defaults are ~50000). */
 const MAX_EXPANDED_VALUES = 1_000_000;
@@ -109,16 +117,17 @@ function ioProblem(file: string, err: unknown): IoError {
 
 /** Validate workflow text; `file` names it in messages. */
 export function parseWorkflow(text: string, file: string, opts: LoadOptions): Workflow {
-  // Fast path: plain YAML read by Bun's native parser. Anything unusual, and every invalid
-  // file, goes the slow way below, which knows where each problem is.
+  // Fast path: the data read by Bun's native parser, confirmed to be what `yaml` reads (in
+  // any style; quick-yaml.ts). Anything it cannot confirm, and every file with a problem or
+  // a warning, goes the slow way below, which knows where each problem is.
   const commands = new CommandChecker(); // one lookup per program, for both passes
-  const plain = parsePlainYaml(text);
+  const plain = parseFastYaml(text);
   if (plain !== undefined) {
     const wf = checkAndBuild(plain, file, opts, commands, null);
     if (wf) return wf;
   }
 
-  const lines = new LineCounter();
+  const lines = new (yaml().LineCounter)();
   const where = (offset: number) => {
     const { line, col } = lines.linePos(offset);
     return `${file}:${line}:${col}`;
@@ -139,11 +148,11 @@ export function parseWorkflow(text: string, file: string, opts: LoadOptions): Wo
       ),
     );
   }
-  if (doc.contents === null || (isScalar(doc.contents) && doc.contents.value === null)) {
+  if (doc.contents === null || (yaml().isScalar(doc.contents) && doc.contents.value === null)) {
     throw new ValidationError([`${file}: file is empty; a workflow needs at least 'name' and 'tasks'`]);
   }
-  if (!isMap(doc.contents)) {
-    const got = isScalar(doc.contents) ? "a single value" : "a list";
+  if (!yaml().isMap(doc.contents)) {
+    const got = yaml().isScalar(doc.contents) ? "a single value" : "a list";
     throw new ValidationError([`${where(doc.contents.range?.[0] ?? 0)}: the top level must be a mapping with 'name' and 'tasks', got ${got}`]);
   }
 
@@ -168,12 +177,12 @@ export function parseWorkflow(text: string, file: string, opts: LoadOptions): Wo
 /** One YAML document from the CST, as parseDocument makes it (a second one is an error). */
 function compose(tokens: CST.Token[], end: number): Document.Parsed {
   // merge: `<<: *defaults` merge keys, the usual way to share task defaults (docs/workflows.md).
-  const composer = new Composer({ prettyErrors: false, uniqueKeys: true, merge: true });
+  const composer = new (yaml().Composer)({ prettyErrors: false, uniqueKeys: true, merge: true });
   let doc: Document.Parsed | undefined;
   for (const d of composer.compose(tokens, true, end)) {
     if (!doc) doc = d;
     else {
-      doc.errors.push(new YAMLParseError([d.range[0], d.range[1]], "MULTIPLE_DOCS", "Source contains multiple documents"));
+      doc.errors.push(new (yaml().YAMLParseError)([d.range[0], d.range[1]], "MULTIPLE_DOCS", "Source contains multiple documents"));
       break;
     }
   }
@@ -187,11 +196,11 @@ const isCollection = (t: CST.Token) => t.type === "block-map" || t.type === "blo
  * and mappings than MAX_NESTING: a megabyte of "[" would otherwise build a CST of hundreds of
  * megabytes before tooDeep() could refuse it.
  */
-function parseCst(text: string, lines: LineCounter): CST.Token[] | { deep: number } {
-  const parser = new Parser(lines.addNewLine);
+function parseCst(text: string, lines: Yaml.LineCounter): CST.Token[] | { deep: number } {
+  const parser = new (yaml().Parser)(lines.addNewLine);
   const tokens: CST.Token[] = [];
   lines.addNewLine(0);
-  for (const lexeme of new Lexer().lex(text)) {
+  for (const lexeme of new (yaml().Lexer)().lex(text)) {
     for (const t of parser.next(lexeme)) tokens.push(t);
     if (parser.stack.length > MAX_NESTING) {
       const open = parser.stack.filter(isCollection);
@@ -260,7 +269,7 @@ function indexAliases(doc: Document): AliasIndex {
   const open = new Set<unknown>();
   const index: AliasIndex = { size: 0, targets: new Map(), selfMerge: null };
   const size = (node: unknown, merged = false): number => {
-    if (isAlias(node)) {
+    if (yaml().isAlias(node)) {
       const target = anchors.get(node.source);
       index.targets.set(node, target);
       if (merged && open.has(target)) index.selfMerge ??= node;
@@ -271,12 +280,12 @@ function indexAliases(doc: Document): AliasIndex {
     if (anchor) anchors.set(anchor, node);
     open.add(node);
     let n = 1;
-    if (isMap(node)) {
+    if (yaml().isMap(node)) {
       for (const p of node.items) {
         const merge = isMergeKey(p.key);
-        n += size(p.key) + (merge && isSeq(p.value) ? 1 + p.value.items.reduce((m: number, i) => m + size(i, true), 0) : size(p.value, merge));
+        n += size(p.key) + (merge && yaml().isSeq(p.value) ? 1 + p.value.items.reduce((m: number, i) => m + size(i, true), 0) : size(p.value, merge));
       }
-    } else if (isSeq(node)) for (const item of node.items) n += size(item);
+    } else if (yaml().isSeq(node)) for (const item of node.items) n += size(item);
     open.delete(node);
     // Capped: sizes multiply through nested anchors, and only "too many" matters.
     n = Math.min(n, MAX_EXPANDED_VALUES + 1);
@@ -666,8 +675,8 @@ function pairAt(at: Located, path: Path): { key?: unknown; value: unknown } | un
   let pair: { key?: unknown; value: unknown } | undefined;
   for (const k of path) {
     node = deref(at, node);
-    if (isMap(node)) pair = findPair(at, node.items, String(k), 0);
-    else if (isSeq(node) && typeof k === "number") pair = k < node.items.length ? { value: node.items[k] } : undefined;
+    if (yaml().isMap(node)) pair = findPair(at, node.items, String(k), 0);
+    else if (yaml().isSeq(node) && typeof k === "number") pair = k < node.items.length ? { value: node.items[k] } : undefined;
     else pair = undefined;
     if (!pair) return undefined;
     node = pair.value;
@@ -675,17 +684,17 @@ function pairAt(at: Located, path: Path): { key?: unknown; value: unknown } | un
   return pair;
 }
 
-const isMergeKey = (key: unknown) => isScalar(key) && (key.value === "<<" || (typeof key.value === "symbol" && key.value.description === "<<"));
+const isMergeKey = (key: unknown) => yaml().isScalar(key) && (key.value === "<<" || (typeof key.value === "symbol" && key.value.description === "<<"));
 
 /** A mapping's own pair for `key`, else the first from its merge keys (as `yaml` merges them). */
 function findPair(at: Located, items: Pair[], key: string, depth: number): Pair | undefined {
-  const own = items.find((p) => isScalar(p.key) && String(p.key.value) === key);
+  const own = items.find((p) => yaml().isScalar(p.key) && String(p.key.value) === key);
   if (own || depth > MAX_NESTING) return own;
   for (const p of items) {
     if (!isMergeKey(p.key)) continue;
     const from = deref(at, p.value);
-    for (const source of isSeq(from) ? from.items.map((i) => deref(at, i)) : [from]) {
-      const found = isMap(source) ? findPair(at, source.items as Pair[], key, depth + 1) : undefined;
+    for (const source of yaml().isSeq(from) ? from.items.map((i) => deref(at, i)) : [from]) {
+      const found = yaml().isMap(source) ? findPair(at, source.items as Pair[], key, depth + 1) : undefined;
       if (found) return found;
     }
   }
@@ -693,7 +702,7 @@ function findPair(at: Located, items: Pair[], key: string, depth: number): Pair 
 }
 
 function deref(at: Located, node: unknown): unknown {
-  return isAlias(node) ? at.aliases.get(node) : node;
+  return yaml().isAlias(node) ? at.aliases.get(node) : node;
 }
 
 /** `tasks[0].config.env.NAME`; keys are the file's own text, so they are marked as values. */
