@@ -201,7 +201,12 @@ class Daemon {
     const metrics = p.serving?.metrics;
     if (metrics) seedLastOutcomes(metrics, db.db, log);
     // Retried on a timer of its own, only while something is owed, as often as the database is checked.
-    this.owed = new OwedRuns((runId, reason, endedAt, seconds) => closeFailedRecording(db.db, db.path, runId, reason, endedAt, seconds), log, {
+    // The run's queued writes land first: one landing after the close would leave a ghost.
+    const close = (runId: string, reason: string, endedAt: Date, seconds: number | null) => {
+      p.recorder.flushRun(runId);
+      return closeFailedRecording(db.db, db.path, runId, reason, endedAt, seconds);
+    };
+    this.owed = new OwedRuns(close, log, {
       everyMs: () => this.settings.daemon.databaseCheckSeconds * 1000,
       mayWrite: () => db.intact(),
     });

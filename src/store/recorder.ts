@@ -210,6 +210,17 @@ export class SqliteRecorder implements RunRecorder {
     if (this.queue.length) this.commit(this.queue, () => {});
   }
 
+  /**
+   * Commit what is queued for run `runId`, now. Called before a run whose recording failed is
+   * closed (daemon/owed-runs.ts): a queued `running` attempt must not land after the close and
+   * leave a ghost. Throws while the database still refuses it (the close then waits too).
+   */
+  flushRun(runId: string): void {
+    const own = this.queue.filter((op) => op.runId === runId);
+    if (own.length) this.commit(own, () => {});
+    this.refused.delete(runId);
+  }
+
   private enqueue(op: Op): void {
     this.queue.push(op);
     this.timer ??= setTimeout(() => this.flushLater(), GROUP_COMMIT_MS);
