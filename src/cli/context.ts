@@ -4,6 +4,7 @@ import { homedir } from "node:os";
 import { defaultResolveInput, resolveSettings, type FlagValues, type Settings } from "../config.ts";
 import { createLogger, type Logger } from "../log.ts";
 import type { LoadOptions } from "../workflow/load.ts";
+import type { Workflow } from "../workflow/types.ts";
 
 export interface CliContext {
   settings: Settings;
@@ -82,4 +83,9 @@ export function loadOptions(ctx: CliContext): LoadOptions {
     defaultTimeout: ctx.settings.timeout.defaultSeconds,
     maxTimeout: ctx.settings.timeout.maxSeconds,
   };
+}
+
+/** The loader's warnings, one `FILE:LINE:COL: warning: ...` line each, on stderr (as errors are). */
+export function printLoadWarnings(wf: Workflow): void {
+  if (wf.warnings?.length) process.stderr.write(wf.warnings.map((w) => `${w}\n`).join(""));
 }

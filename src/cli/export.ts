@@ -8,7 +8,7 @@ import { stringify } from "yaml";
 import { ConfigError, nearest, PicoflowError, ValidationError } from "../errors.ts";
 import { DEFAULT_IMAGE, toArgo, type ArgoExport, type Finding, type SecretSpec } from "../export/argo.ts";
 import { readRawSource, type Path, type RawSource } from "../export/source.ts";
-import { loadWorkflow, readWorkflowText } from "../workflow/load.ts";
+import { parseWorkflow, readWorkflowText } from "../workflow/load.ts";
 import { bare, renderProblem } from "../workflow/message.ts";
 import type { Workflow } from "../workflow/types.ts";
 import { createContext, loadOptions, type GlobalOptions } from "./context.ts";
@@ -54,8 +54,10 @@ export function exportCommand(file: string, opts: ExportOptions): void {
   const sshImage = textOption(opts.sshImage, "--ssh-image") ?? image;
   const namespace = namespaceOption(opts.namespace);
   const ctx = createContext(opts);
-  const wf = loadWorkflow(file, loadOptions(ctx));
-  const source = readRawSource(readWorkflowText(file), file);
+  // One read: what is validated is what is mapped.
+  const text = readWorkflowText(file);
+  const wf = parseWorkflow(text, file, loadOptions(ctx));
+  const source = readRawSource(text, file);
   const result = toArgo(wf, source.data, { image, sshImage, namespace, configNotify: ctx.settings.notify.target !== null });
   const secrets = result.secretValues;
   const lines = findingLines(result.findings, source, secrets);

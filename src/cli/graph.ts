@@ -5,7 +5,7 @@
 import { ConfigError, nearest } from "../errors.ts";
 import { GRAPH_FORMATS, renderGraph, type GraphFormat } from "../workflow/graph-render.ts";
 import { loadWorkflow } from "../workflow/load.ts";
-import { createContext, loadOptions, type GlobalOptions } from "./context.ts";
+import { createContext, loadOptions, printLoadWarnings, type GlobalOptions } from "./context.ts";
 import { paint } from "./format.ts";
 import { textOption } from "./read.ts";
 
@@ -28,7 +28,7 @@ export function graphCommand(file: string, opts: GraphOptions): void {
   const format = graphFormatOption(opts.format);
   const ctx = createContext(opts);
   const wf = loadWorkflow(file, loadOptions(ctx));
-  if (wf.warnings?.length) process.stderr.write(wf.warnings.map((w) => `${w}\n`).join(""));
+  printLoadWarnings(wf);
   const c = paint(ctx.tty);
   ctx.out(renderGraph(wf, format, { heading: (s) => c("bold", s), type: (s) => c("dim", s) }));
 }

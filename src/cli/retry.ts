@@ -5,7 +5,7 @@
 import { planRetry } from "../engine/retry.ts";
 import { isProcessAlive } from "../sys/proc.ts";
 import { loadWorkflow } from "../workflow/load.ts";
-import { createContext, loadOptions, type GlobalOptions } from "./context.ts";
+import { createContext, loadOptions, printLoadWarnings, type GlobalOptions } from "./context.ts";
 import { answeredBeforeFirstRun, textOption, withHistory } from "./read.ts";
 import { runLoaded } from "./run.ts";
 
@@ -24,7 +24,7 @@ export async function retryCommand(id: string, opts: RetryCliOptions): Promise<v
   const prepared = withHistory(ctx, (h) => planRetry(h, id, { file, from, load: (f) => loadWorkflow(f, load), isAlive: isProcessAlive }));
   const { workflow: wf, plan, notes } = prepared;
   if (ctx.log.enabled("warn")) {
-    for (const w of wf.warnings ?? []) process.stderr.write(`${w}\n`);
+    printLoadWarnings(wf);
     for (const n of notes) process.stderr.write(`picoflow: warning: ${n}\n`);
   }
   ctx.out(`Retrying execution ${prepared.original}: ${plan.run.size} task${plan.run.size === 1 ? "" : "s"} to run, ${plan.reused.size} reused\n`);

@@ -20,7 +20,7 @@ import { formatPlan } from "./dry-run.ts";
 import { textOption } from "./read.ts";
 import { Notifier } from "../notify/notifier.ts";
 import type { Logger } from "../log.ts";
-import { createContext, loadOptions, type CliContext, type GlobalOptions } from "./context.ts";
+import { createContext, loadOptions, printLoadWarnings, type CliContext, type GlobalOptions } from "./context.ts";
 import { capNote } from "./format.ts";
 import { attachProgress, formatSummary } from "./progress.ts";
 import { metricsPortOption, serveRunMetrics } from "./run-metrics.ts";
@@ -50,7 +50,7 @@ export async function runCommand(file: string, opts: RunOptions): Promise<void> 
   const wf = loadWorkflow(file, loadOptions(ctx));
   // As `validate` shows them: FILE:LINE:COL: warning: ... (an unset ${VAR}, a program not
   // found); `--log-level error` silences them.
-  if (ctx.log.enabled("warn")) for (const w of wf.warnings ?? []) process.stderr.write(`${w}\n`);
+  if (ctx.log.enabled("warn")) printLoadWarnings(wf);
   const plan = only || from !== undefined ? selectionPlan(wf, { only, from }) : undefined;
   // Nothing runs and no database is opened (or created).
   if (opts.dryRun) {

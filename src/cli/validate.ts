@@ -7,13 +7,13 @@ import { maskedTarget } from "../notify/target.ts";
 import { HANDLER_KINDS, type NotifyTarget, type Workflow } from "../workflow/types.ts";
 import { dagLevels } from "../workflow/dag.ts";
 import { loadWorkflow } from "../workflow/load.ts";
-import { createContext, loadOptions, type GlobalOptions } from "./context.ts";
+import { createContext, loadOptions, printLoadWarnings, type GlobalOptions } from "./context.ts";
 import { localTime, maxParallelText } from "./format.ts";
 
 export function validateCommand(file: string, opts: GlobalOptions): void {
   const ctx = createContext(opts);
   const wf = loadWorkflow(file, loadOptions(ctx));
-  printWarnings(wf);
+  printLoadWarnings(wf);
   const levels = dagLevels(wf.tasks);
   const types = new Map<string, number>();
   for (const t of wf.tasks) types.set(t.type, (types.get(t.type) ?? 0) + 1);
@@ -51,11 +51,6 @@ function notifyLines(wf: Workflow, fromConfig: NotifyTarget | null): string {
   }
   if (wf.healthcheck) text += `Healthcheck:  ${maskedTarget(wf.healthcheck)} (pinged at /start, then on success, or at /fail)\n`;
   return text;
-}
-
-/** The loader's warnings, one `FILE:LINE:COL: warning: ...` line each, on stderr (as errors are). */
-function printWarnings(wf: Workflow): void {
-  if (wf.warnings?.length) process.stderr.write(wf.warnings.map((w) => `${w}\n`).join(""));
 }
 
 /** The schedule and its next 3 triggers in local time (and in the workflow's time zone, if it has one). */
