@@ -19,7 +19,7 @@ ensure_bun() {
 }
 
 # Debian packages the test suite needs: sshd for the SSH executor tests, promtool for the
-# metrics format check, graphviz (dot) for `picoflow graph --format dot`, openssl for a self-signed certificate in the HTTP tests, qemu + arm64 libc for the Raspberry Pi binary smoke test.
+# metrics format check, graphviz (dot) for `picoflow graph --format dot`, chromium for the dashboard's browser tests, openssl for a self-signed certificate in the HTTP tests, qemu + arm64 libc for the Raspberry Pi binary smoke test.
 ensure_test_packages() {
   local missing=""
   command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || missing="$missing openssh-server"
@@ -28,6 +28,7 @@ ensure_test_packages() {
   command -v promtool >/dev/null 2>&1 || missing="$missing prometheus"
   command -v make >/dev/null 2>&1 || missing="$missing make"
   command -v dot >/dev/null 2>&1 || missing="$missing graphviz"
+  command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
   command -v qemu-aarch64-static >/dev/null 2>&1 || missing="$missing qemu-user-static"
   [ -e /lib/ld-linux-aarch64.so.1 ] || missing="$missing libc6:arm64"
   [ -z "$missing" ] && return 0

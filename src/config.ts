@@ -18,6 +18,12 @@ export interface Settings {
   /** null: not chosen anywhere; the CLI picks pretty for a terminal, json otherwise. */
   logFormat: LogFormat | null;
   metrics: { enabled: boolean; port: number; bindAddress: string };
+  /**
+   * The JSON API (docs/api.md) on the [metrics] HTTP server. `token`: [web] token or
+   * PICOFLOW_WEB_TOKEN (at least 32 characters); needed for every POST, and for everything when
+   * set (a non-loopback bind_address without one is refused at daemon start).
+   */
+  web: { enabled: boolean; token: string | null };
   retry: {
     /** Default retry count for tasks whose workflow sets no retry_default. */
     defaultCount: number;
@@ -66,6 +72,7 @@ export const DEFAULTS: Settings = {
   logLevel: "info",
   logFormat: null,
   metrics: { enabled: true, port: 9090, bindAddress: "127.0.0.1" },
+  web: { enabled: true, token: null },
   retry: { defaultCount: 3, maxBackoffSeconds: 60, backoffMultiplier: 2 },
   timeout: { defaultSeconds: 300, maxSeconds: 0, killGraceSeconds: 5 },
   execution: { maxParallel: null },
@@ -87,6 +94,9 @@ const bool = () => z.boolean({ error: "must be true or false" });
 const text = () => z.string({ error: "must be a string in quotes" }).min(1, "must not be empty");
 const lowercase = <T extends z.ZodType>(inner: T) => z.preprocess((v) => (typeof v === "string" ? v.toLowerCase() : v), inner);
 const oneOf = <T extends string>(values: readonly [T, ...T[]]) => lowercase(z.enum(values, { error: `must be one of ${values.join(", ")}` }));
+/** The web token: long enough that guessing it over the network is hopeless. */
+export const MIN_WEB_TOKEN_LENGTH = 32;
+const webToken = () => text().refine((t) => t.length >= MIN_WEB_TOKEN_LENGTH && !/\s/.test(t), `must be at least ${MIN_WEB_TOKEN_LENGTH} characters without spaces (for example: openssl rand -hex 24)`);
 const section = <T extends z.core.$ZodLooseShape>(shape: T) =>
   z.strictObject(shape, { error: "must be a section: a [name] line, then its keys" }).optional();
 
@@ -101,6 +111,10 @@ const fileSchema = z.strictObject({
     enabled: bool().optional(),
     port: int(0, 65535).optional(),
     bind_address: text().optional(),
+  }),
+  web: section({
+    enabled: bool().optional(),
+    token: webToken().optional(),
   }),
   retry: section({
     default_count: int(0, 100).optional(),
@@ -303,7 +317,7 @@ function configProblems(path: string, error: z.ZodError, raw: unknown, keys: Key
     } else {
       const value = valueAt(raw, issue.path);
       // A notification URL is a credential (an ntfy topic lets anyone post): never echoed.
-      const secret = issue.path.join(".") === "notify.url";
+      const secret = ["notify.url", "web.token"].includes(issue.path.join("."));
       at(issue.path, value === "" || secret ? issue.message : `${issue.message}${got(value)}`);
     }
   }
@@ -357,6 +371,14 @@ function envPort(value: string): number {
   return n;
 }
 
+function envWebToken(value: string): string {
+  if (value.length < MIN_WEB_TOKEN_LENGTH || /\s/.test(value)) {
+    // The value itself is a secret: never echoed.
+    throw new ConfigError(`PICOFLOW_WEB_TOKEN: must be at least ${MIN_WEB_TOKEN_LENGTH} characters without spaces (got ${value.length}; for example: openssl rand -hex 24)`);
+  }
+  return value;
+}
+
 /** Resolve settings once; nothing else reads process.env for PicoFlow's own settings. */
 export function resolveSettings({ flags, env, cwd, home }: ResolveInput): Settings {
   const s: Settings = structuredClone(DEFAULTS);
@@ -378,6 +400,7 @@ export function resolveSettings({ flags, env, cwd, home }: ResolveInput): Settin
     if (c.log_level !== undefined) s.logLevel = c.log_level;
     if (c.log_format !== undefined) s.logFormat = c.log_format;
     Object.assign(s.metrics, strip({ enabled: c.metrics?.enabled, port: c.metrics?.port, bindAddress: c.metrics?.bind_address }));
+    Object.assign(s.web, strip({ enabled: c.web?.enabled, token: c.web?.token }));
     Object.assign(
       s.retry,
       strip({
@@ -423,6 +446,7 @@ export function resolveSettings({ flags, env, cwd, home }: ResolveInput): Settin
   if (env.PICOFLOW_LOG_LEVEL) s.logLevel = pickEnum(env.PICOFLOW_LOG_LEVEL, LOG_LEVELS, "PICOFLOW_LOG_LEVEL");
   if (env.PICOFLOW_LOG_FORMAT) s.logFormat = pickEnum(env.PICOFLOW_LOG_FORMAT, LOG_FORMATS, "PICOFLOW_LOG_FORMAT");
   if (env.PICOFLOW_METRICS_PORT) s.metrics.port = envPort(env.PICOFLOW_METRICS_PORT);
+  if (env.PICOFLOW_WEB_TOKEN) s.web.token = envWebToken(env.PICOFLOW_WEB_TOKEN);
 
   if (flags.dbPath !== undefined) {
     if (flags.dbPath === "") throw new ConfigError("--db-path: must not be empty");

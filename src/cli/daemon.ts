@@ -322,7 +322,11 @@ async function liveStatus(ctx: CliContext, pidFile: string): Promise<StatusRepor
     throw err;
   }
   if (!live) return null;
-  const paused = pausedNow(ctx);
+  return liveReport(live, pidFile, pausedNow(ctx));
+}
+
+/** `daemon status --format json` from the daemon's live status (the control op's answer); the API's GET /api/v1/daemon too. */
+export function liveReport(live: Record<string, any>, pidFile: string, paused: Map<string, string>): StatusReport {
   return {
     status: "running",
     pid: live.pid,

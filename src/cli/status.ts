@@ -62,7 +62,8 @@ function ownerGone(r: RunDetail): boolean {
   return isLive(r) && r.owner_pid !== null && !isProcessAlive(r.owner_pid, r.owner_identity);
 }
 
-function publicShape(r: RunDetail): Omit<RunDetail, "owner_identity"> {
+/** A run as `status --format json` shows it (the API's GET /api/v1/executions/ID adds `deliveries` as status does). */
+export function publicShape(r: RunDetail): Omit<RunDetail, "owner_identity"> {
   const { owner_identity: _, ...rest } = r;
   return rest;
 }

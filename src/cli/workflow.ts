@@ -5,8 +5,8 @@
 
 import { ConfigError, nearest } from "../errors.ts";
 import { openDatabase } from "../store/db.ts";
-import { pauseWorkflow, resumeWorkflow } from "../store/pauses.ts";
-import type { WorkflowSummary } from "../store/queries.ts";
+import { pauseWorkflow, resumeWorkflow, type PauseChange } from "../store/pauses.ts";
+import { openHistory, type History, type WorkflowSummary } from "../store/queries.ts";
 import { sqlTimeAgo } from "../store/time.ts";
 import { isProcessAlive } from "../sys/proc.ts";
 import { createContext, type CliContext, type GlobalOptions } from "./context.ts";
@@ -32,11 +32,10 @@ export function workflowCommand(action: string, name: unknown, opts: WorkflowOpt
   const format = formatOption(opts.format);
   const ctx = createContext(opts);
   if (answeredBeforeFirstRun(ctx, format)) return;
-  const activeSince = sqlTimeAgo(ACTIVE_DAYS * 86400_000);
-  const list = withHistory(ctx, (h) => h.workflows({ all: Boolean(opts.all), activeSince, isAlive: isProcessAlive }));
+  const list = withHistory(ctx, (h) => workflowList(h, Boolean(opts.all)));
 
   if (format === "json") {
-    ctx.out(toJson(list.map((w) => ({ ...w, paused: w.paused_at !== null }))));
+    ctx.out(toJson(list));
     return;
   }
   if (!list.length) {
@@ -44,6 +43,12 @@ export function workflowCommand(action: string, name: unknown, opts: WorkflowOpt
     return;
   }
   ctx.out(formatList(list, ctx.tty));
+}
+
+/** The rows of `workflow list` (its --format json shape before toJson); the API's GET /api/v1/workflows too. */
+export function workflowList(h: History, all: boolean): (WorkflowSummary & { paused: boolean })[] {
+  const activeSince = sqlTimeAgo(ACTIVE_DAYS * 86400_000);
+  return h.workflows({ all, activeSince, isAlive: isProcessAlive }).map((w) => ({ ...w, paused: w.paused_at !== null }));
 }
 
 function formatList(list: WorkflowSummary[], tty: boolean): string {
@@ -73,23 +78,37 @@ function pauseCommand(action: "pause" | "resume", name: unknown, opts: WorkflowO
   const ctx = createContext(opts);
   // No database yet: not found (exit 5), and none is created.
   answeredBeforeFirstRun(ctx, format, { workflow: wf });
-  withHistory(ctx, (h) => {
-    if (action === "resume" && h.pausedAt(wf) !== null) return;
-    requireWorkflow(h, wf);
-  });
-  const db = openDatabase(ctx.settings.dbPath);
-  let change;
+  const change = setPause(ctx.settings.dbPath, action, wf);
+  printPause(ctx, format, action, wf, change.pausedAt, change.changed);
+}
+
+/**
+ * Pause or resume `wf` in the database at `dbPath` (the name checked as above; IoError when
+ * unknown); the API's POST /api/v1/workflows/NAME/pause|resume too.
+ */
+export function setPause(dbPath: string, action: "pause" | "resume", wf: string): PauseChange {
+  const h = openHistory(dbPath);
   try {
-    change = action === "pause" ? pauseWorkflow(db, ctx.settings.dbPath, wf) : resumeWorkflow(db, ctx.settings.dbPath, wf);
+    if (!(action === "resume" && h.pausedAt(wf) !== null)) requireWorkflow(h, wf);
+  } finally {
+    h.close();
+  }
+  const db = openDatabase(dbPath);
+  try {
+    return action === "pause" ? pauseWorkflow(db, dbPath, wf) : resumeWorkflow(db, dbPath, wf);
   } finally {
     db.close();
   }
-  printPause(ctx, format, action, wf, change.pausedAt, change.changed);
+}
+
+/** `workflow pause|resume --format json`. */
+export function pauseJson(wf: string, change: PauseChange): Record<string, unknown> {
+  return { workflow: wf, paused: change.pausedAt !== null, paused_at: isoUtc(change.pausedAt), changed: change.changed };
 }
 
 function printPause(ctx: CliContext, format: OutputFormat, action: "pause" | "resume", wf: string, pausedAt: string | null, changed: boolean): void {
   if (format === "json") {
-    ctx.out(JSON.stringify({ workflow: wf, paused: pausedAt !== null, paused_at: isoUtc(pausedAt), changed }, null, 2) + "\n");
+    ctx.out(JSON.stringify(pauseJson(wf, { pausedAt, changed }), null, 2) + "\n");
     return;
   }
   if (action === "pause") {

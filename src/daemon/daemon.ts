@@ -67,6 +67,7 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
   // The settings change on SIGHUP (the config file is read again), and so does the logger's
   // level and format: everything holds on to `log`.
   const log = switchableLogger(o.log);
+  refuseOpenApi(o.settings);
   // Until the daemon can act on them, stop and reload signals are held, not lost: their
   // default action would kill a half-started daemon (a SIGHUP from `systemctl reload`, or a
   // SIGTERM, right after start). Daemon.start() replays them.
@@ -182,7 +183,8 @@ class Daemon {
     let daemon: Daemon | undefined;
     let serving: MetricsServing | undefined;
     if (o.settings.metrics.enabled) {
-      serving = await serveMetrics(o.settings.metrics, log, () => daemon?.state.health());
+      const api = o.settings.web.enabled ? webApi(o.settings, held.pid.path, log, () => daemon?.state.live()) : undefined;
+      serving = await serveMetrics(o.settings.metrics, log, () => daemon?.state.health(), api);
       held.stopServer = serving.stop;
     }
     daemon = new Daemon(o, log, loaded, held, { recorder, startedAt, serving });
@@ -408,6 +410,34 @@ class Daemon {
  * picoflow_workflow_last_{success,failure}_timestamp_seconds from the database: after a restart
  * (a reboot of the Pi) an alert on "no success for 25 h" still sees the runs before it.
  */
+/**
+ * The API without a token on an address others can reach would let anyone on the network read
+ * every run: refused (exit 4) before anything starts, saying what to do instead.
+ */
+function refuseOpenApi(s: Settings): void {
+  if (!s.metrics.enabled || !s.web.enabled || s.web.token !== null || isLoopback(s.metrics.bindAddress)) return;
+  throw new ConfigError(
+    `[metrics] bind_address ${s.metrics.bindAddress} is reachable from other machines, and the web API would serve it without a token: ` +
+      `set [web] token or PICOFLOW_WEB_TOKEN (32+ characters, e.g. from 'openssl rand -hex 24'), bind to 127.0.0.1 (and use an SSH tunnel), or set [web] enabled = false`,
+  );
+}
+
+function isLoopback(host: string): boolean {
+  const h = host.toLowerCase().replace(/^\[|\]$/g, "");
+  return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h) || h === "::ffff:127.0.0.1";
+}
+
+/** The /api/ handler, its module (src/web/api.ts) imported on the first request: an unvisited API costs nothing. */
+function webApi(s: Settings, pidFile: string, log: Logger, live: () => Record<string, unknown> | undefined): (req: Request) => Promise<Response> {
+  let handler: Promise<(req: Request) => Promise<Response>> | undefined;
+  return async (req) => {
+    handler ??= import("../web/api.ts").then(({ createApi }) =>
+      createApi({ dbPath: s.dbPath, pidFile, token: s.web.token, live, log }),
+    );
+    return (await handler)(req);
+  };
+}
+
 function seedLastOutcomes(metrics: Metrics, db: Database, log: Logger): void {
   try {
     for (const o of lastOutcomes(db)) metrics.setLastOutcome(o.workflow, o.status, o.at);

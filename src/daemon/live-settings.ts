@@ -6,6 +6,7 @@
 
 import type { Settings } from "../config.ts";
 import type { Logger, LogLevel } from "../log.ts";
+import { sha256Hex } from "../sys/hash.ts";
 
 /** A setting, named as in the config file. */
 interface Key {
@@ -41,6 +42,9 @@ const RESTART: Key[] = [
   { name: "[metrics] enabled", get: (s) => s.metrics.enabled },
   { name: "[metrics] port", get: (s) => s.metrics.port },
   { name: "[metrics] bind_address", get: (s) => s.metrics.bindAddress },
+  { name: "[web] enabled", get: (s) => s.web.enabled },
+  // Reported by a digest's start, never the token itself (the reload answer and log show it).
+  { name: "[web] token", get: (s) => (s.web.token === null ? "(none)" : `(set, sha256 ${sha256Hex(s.web.token).slice(0, 8)}…)`) },
 ];
 
 export interface SettingsChanges {
@@ -64,7 +68,7 @@ export function compareSettings(before: Settings, after: Settings): SettingsChan
  * value (so the daemon never reports or uses a database or port it does not have).
  */
 export function applicableSettings(before: Settings, after: Settings): Settings {
-  return { ...after, dbPath: before.dbPath, metrics: before.metrics };
+  return { ...after, dbPath: before.dbPath, metrics: before.metrics, web: before.web };
 }
 
 /** A logger whose level and format can be replaced while everything holds on to it. */

@@ -144,14 +144,17 @@ export interface MetricsServing {
   stop: () => Promise<void>;
 }
 
-/** Serve /metrics and /healthz as [metrics] says. A port that cannot be bound is exit 7. */
-export async function serveMetrics(s: Settings["metrics"], log: Logger, health: () => unknown): Promise<MetricsServing> {
+/**
+ * Serve /metrics and /healthz as [metrics] says, and /api/ when `api` is given ([web] enabled).
+ * A port that cannot be bound is exit 7.
+ */
+export async function serveMetrics(s: Settings["metrics"], log: Logger, health: () => unknown, api?: (req: Request) => Promise<Response>): Promise<MetricsServing> {
   // Loaded only when enabled: prom-client costs memory on a Pi.
   const [{ createMetrics }, { startMetricsServer }] = await Promise.all([import("../metrics.ts"), import("../sys/http-server.ts")]);
   const metrics = createMetrics();
   let server;
   try {
-    server = await startMetricsServer({ metrics, port: s.port, hostname: s.bindAddress, log, health });
+    server = await startMetricsServer({ metrics, port: s.port, hostname: s.bindAddress, log, health, api });
   } catch (err) {
     // Exit 7, the spec's code for a network problem: a port taken (by Prometheus, say) is one.
     throw new NetworkError(

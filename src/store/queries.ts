@@ -103,6 +103,8 @@ export interface HistoryFilter {
   limit: number;
   /** Lower bound on started_at (inclusive), in the stored form (store/time.ts). */
   since?: string;
+  /** Upper bound on started_at (exclusive), in the stored form: the next page after a run (the API's `before`). */
+  before?: string;
 }
 
 export interface WorkflowStats {
@@ -327,6 +329,10 @@ export class History {
       if (f.since !== undefined) {
         where.push("started_at >= ?");
         params.push(f.since);
+      }
+      if (f.before !== undefined) {
+        where.push("started_at < ?");
+        params.push(f.before);
       }
       const sql =
         `SELECT ${EXECUTION_COLUMNS} FROM workflow_executions` +

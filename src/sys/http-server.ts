@@ -1,5 +1,7 @@
 // The metrics and health endpoint (Bun.serve): GET /metrics (Prometheus text) and GET /healthz
-// (JSON). Nothing else is served; it binds to loopback unless configured otherwise.
+// (JSON), and, when the daemon passes `api`, everything under /api/ (src/web/api.ts). Nothing
+// else is served; it binds to loopback unless configured otherwise. Every response carries the
+// security headers below, whatever answered it.
 
 import { PicoflowError } from "../errors.ts";
 import type { Logger } from "../log.ts";
@@ -13,7 +15,15 @@ export interface MetricsServerOptions {
   /** JSON for GET /healthz; `{"status":"ok"}` when not given. */
   health?: () => unknown;
   log: Logger;
+  /** Answers every request whose path starts with /api/ ([web] enabled); 404 there when not given. */
+  api?: (req: Request) => Promise<Response>;
 }
+
+/** No inline script, no framing, no content sniffing: for every response of this server. */
+export const SECURITY_HEADERS: Record<string, string> = {
+  "content-security-policy": "default-src 'self'; frame-ancestors 'none'",
+  "x-content-type-options": "nosniff",
+};
 
 export interface MetricsServer {
   /** The port really bound (useful with port 0). */
@@ -27,8 +37,16 @@ export interface MetricsServer {
  */
 export async function startMetricsServer(opts: MetricsServerOptions): Promise<MetricsServer> {
   const { metrics, log } = opts;
-  const handle = async (req: Request): Promise<Response> => {
+  const answer = async (req: Request): Promise<Response> => {
     const path = new URL(req.url).pathname;
+    if (opts.api && (path === "/api" || path.startsWith("/api/"))) {
+      try {
+        return await opts.api(req);
+      } catch (err) {
+        log.warn("api request failed", { path, error: (err as Error).message ?? String(err) });
+        return Response.json({ error: "internal error" }, { status: 500 });
+      }
+    }
     if (path !== "/metrics" && path !== "/healthz") return new Response("not found\n", { status: 404 });
     if (req.method !== "GET" && req.method !== "HEAD") {
       return new Response("method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
@@ -40,6 +58,11 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
       log.warn("metrics endpoint failed", { path, error: (err as Error).message ?? String(err) });
       return new Response("internal error\n", { status: 500 });
     }
+  };
+  const handle = async (req: Request): Promise<Response> => {
+    const res = await answer(req);
+    for (const [k, v] of Object.entries(SECURITY_HEADERS)) res.headers.set(k, v);
+    return res;
   };
 
   let server: ReturnType<typeof Bun.serve>;
