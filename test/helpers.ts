@@ -6,7 +6,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "n
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
-const ROOT = resolve(import.meta.dir, "..");
+export const ROOT = resolve(import.meta.dir, "..");
 
 /**
  * The command that runs PicoFlow: the compiled binary when PICOFLOW_BIN is set (CI runs the

@@ -34,6 +34,7 @@ import { OwedRuns } from "./owed-runs.ts";
 import { acquirePidFile, type PidFileHandle } from "./pidfile.ts";
 import { loadAtStart, Reloader, type Loaded, type ReloadReport } from "./reload.ts";
 import { describe, ScheduleLoop } from "./schedule-loop.ts";
+import { webHandler } from "../web/handler.ts";
 import { DaemonState, serveMetrics, type MetricsServing } from "./state.ts";
 import { drainRuns, StopRequest, stopForLostDatabase, type StopCause } from "./stop.ts";
 
@@ -183,8 +184,10 @@ class Daemon {
     let daemon: Daemon | undefined;
     let serving: MetricsServing | undefined;
     if (o.settings.metrics.enabled) {
-      const api = o.settings.web.enabled ? webApi(o.settings, held.pid.path, log, () => daemon?.state.live()) : undefined;
-      serving = await serveMetrics(o.settings.metrics, log, () => daemon?.state.health(), api);
+      const web = o.settings.web.enabled
+        ? webHandler({ dbPath: o.settings.dbPath, pidFile: held.pid.path, token: o.settings.web.token, live: () => daemon?.state.live(), log })
+        : undefined;
+      serving = await serveMetrics(o.settings.metrics, log, () => daemon?.state.health(), web);
       held.stopServer = serving.stop;
     }
     daemon = new Daemon(o, log, loaded, held, { recorder, startedAt, serving });
@@ -425,17 +428,6 @@ function refuseOpenApi(s: Settings): void {
 function isLoopback(host: string): boolean {
   const h = host.toLowerCase().replace(/^\[|\]$/g, "");
   return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h) || h === "::ffff:127.0.0.1";
-}
-
-/** The /api/ handler, its module (src/web/api.ts) imported on the first request: an unvisited API costs nothing. */
-function webApi(s: Settings, pidFile: string, log: Logger, live: () => Record<string, unknown> | undefined): (req: Request) => Promise<Response> {
-  let handler: Promise<(req: Request) => Promise<Response>> | undefined;
-  return async (req) => {
-    handler ??= import("../web/api.ts").then(({ createApi }) =>
-      createApi({ dbPath: s.dbPath, pidFile, token: s.web.token, live, log }),
-    );
-    return (await handler)(req);
-  };
 }
 
 function seedLastOutcomes(metrics: Metrics, db: Database, log: Logger): void {

@@ -11,6 +11,7 @@ import type { Owner } from "../store/recorder.ts";
 import { residentBytes } from "../sys/proc.ts";
 import type { DaemonDatabase } from "./db-guard.ts";
 import type { Loaded } from "./reload.ts";
+import type { WebHandler } from "../web/handler.ts";
 
 export interface StateOptions {
   db: DaemonDatabase;
@@ -148,13 +149,13 @@ export interface MetricsServing {
  * Serve /metrics and /healthz as [metrics] says, and /api/ when `api` is given ([web] enabled).
  * A port that cannot be bound is exit 7.
  */
-export async function serveMetrics(s: Settings["metrics"], log: Logger, health: () => unknown, api?: (req: Request) => Promise<Response>): Promise<MetricsServing> {
+export async function serveMetrics(s: Settings["metrics"], log: Logger, health: () => unknown, web?: WebHandler): Promise<MetricsServing> {
   // Loaded only when enabled: prom-client costs memory on a Pi.
   const [{ createMetrics }, { startMetricsServer }] = await Promise.all([import("../metrics.ts"), import("../sys/http-server.ts")]);
   const metrics = createMetrics();
   let server;
   try {
-    server = await startMetricsServer({ metrics, port: s.port, hostname: s.bindAddress, log, health, api });
+    server = await startMetricsServer({ metrics, port: s.port, hostname: s.bindAddress, log, health, web });
   } catch (err) {
     // Exit 7, the spec's code for a network problem: a port taken (by Prometheus, say) is one.
     throw new NetworkError(

@@ -1,22 +1,27 @@
-// The metrics and health endpoint (Bun.serve): GET /metrics (Prometheus text) and GET /healthz
-// (JSON), and, when the daemon passes `api`, everything under /api/ (src/web/api.ts). Nothing
-// else is served; it binds to loopback unless configured otherwise. Every response carries the
-// security headers below, whatever answered it.
+// The daemon's HTTP server (Bun.serve): GET /metrics (Prometheus text) and GET /healthz (JSON),
+// and, when given `web` ([web] enabled), the dashboard and its JSON API (src/web/handler.ts).
+// `picoflow dashboard` serves the web part alone, without metrics. Nothing else is served; it
+// binds to loopback unless configured otherwise. Every response carries the security headers
+// below, whatever answered it.
 
 import { PicoflowError } from "../errors.ts";
 import type { Logger } from "../log.ts";
 import type { Metrics } from "../metrics.ts";
 
 export interface MetricsServerOptions {
-  metrics: Metrics;
+  /** Serves GET /metrics; absent (picoflow dashboard): 404 there. */
+  metrics?: Metrics;
   /** 0 picks a free port (reported back). */
   port: number;
   hostname: string;
   /** JSON for GET /healthz; `{"status":"ok"}` when not given. */
   health?: () => unknown;
   log: Logger;
-  /** Answers every request whose path starts with /api/ ([web] enabled); 404 there when not given. */
-  api?: (req: Request) => Promise<Response>;
+  /**
+   * The dashboard and the API ([web] enabled): asked about every other path, and answers null
+   * for a path it does not serve (then 404). Not given: 404 for everything but the above.
+   */
+  web?: (req: Request) => Promise<Response | null>;
 }
 
 /** No inline script, no framing, no content sniffing: for every response of this server. */
@@ -39,20 +44,20 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
   const { metrics, log } = opts;
   const answer = async (req: Request): Promise<Response> => {
     const path = new URL(req.url).pathname;
-    if (opts.api && (path === "/api" || path.startsWith("/api/"))) {
+    if ((path !== "/metrics" || !metrics) && path !== "/healthz") {
+      if (!opts.web) return new Response("not found\n", { status: 404 });
       try {
-        return await opts.api(req);
+        return (await opts.web(req)) ?? new Response("not found\n", { status: 404 });
       } catch (err) {
-        log.warn("api request failed", { path, error: (err as Error).message ?? String(err) });
+        log.warn("web request failed", { path, error: (err as Error).message ?? String(err) });
         return Response.json({ error: "internal error" }, { status: 500 });
       }
     }
-    if (path !== "/metrics" && path !== "/healthz") return new Response("not found\n", { status: 404 });
     if (req.method !== "GET" && req.method !== "HEAD") {
       return new Response("method not allowed\n", { status: 405, headers: { allow: "GET, HEAD" } });
     }
     try {
-      if (path === "/metrics") return new Response(await metrics.render(), { headers: { "content-type": metrics.contentType } });
+      if (path === "/metrics" && metrics) return new Response(await metrics.render(), { headers: { "content-type": metrics.contentType } });
       return Response.json(opts.health ? opts.health() : { status: "ok" });
     } catch (err) {
       log.warn("metrics endpoint failed", { path, error: (err as Error).message ?? String(err) });

@@ -29,8 +29,10 @@ export interface ApiOptions {
   pidFile: string;
   /** [web] token or PICOFLOW_WEB_TOKEN; null: none (then no POST is allowed). */
   token: string | null;
-  /** The daemon's live status (the control socket's `status` answer). */
+  /** The daemon's live status (the control socket's `status` answer); undefined while it starts. */
   live: () => Record<string, unknown> | undefined;
+  /** `picoflow dashboard`: a database without a daemon. Actions are refused (403), /daemon reads the database. */
+  readOnly?: boolean;
   log: Logger;
 }
 

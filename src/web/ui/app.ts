@@ -2,67 +2,85 @@
 // there is no JSX build step; Bun bundles this file when src/web/ui/index.html is imported
 // (see src/web/ui-server.ts). Everything from the API is rendered as text through Preact,
 // which escapes it: no innerHTML anywhere, so task output can never become markup.
+//
+// Routing is by the URL's hash (#/, #/runs, #/runs/ID, #/stats, #/daemon), so the server only
+// ever serves one page. Each view lives in views/ with its own CSS.
 
-import { h, render } from "preact";
+import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import htm from "htm";
+import { currentRoute, html, onUnauthorized, useJson, type Route } from "./lib.ts";
+import type { Session } from "./types.ts";
+import { DaemonView } from "./views/daemon.ts";
+import { Login } from "./views/login.ts";
+import { Overview } from "./views/overview.ts";
+import { RunView } from "./views/run.ts";
+import { Runs } from "./views/runs.ts";
+import { StatsView } from "./views/stats.ts";
 
-const html = htm.bind(h);
+const NAV: [path: string, label: string][] = [
+  ["/", "Overview"],
+  ["/runs", "Runs"],
+  ["/stats", "Stats"],
+  ["/daemon", "Daemon"],
+];
 
-/** One row of GET /api/v1/workflows: the shape of `picoflow workflow list --format json`. */
-interface WorkflowRow {
-  name: string;
-  description: string | null;
-  schedule: string | null;
-  runs: number;
-  success_rate: number | null;
-  last_status: string | null;
-  last_run_at: string | null;
-  paused: boolean;
-}
-
-type Load<T> = { state: "loading" } | { state: "ok"; data: T } | { state: "error"; message: string };
-
-function useJson<T>(url: string): Load<T> {
-  const [load, setLoad] = useState<Load<T>>({ state: "loading" });
+function useRoute(): Route {
+  const [route, setRoute] = useState(currentRoute);
   useEffect(() => {
-    fetch(url, { headers: { accept: "application/json" } })
-      .then(async (res) => {
-        if (!res.ok) throw new Error(`${url}: HTTP ${res.status}`);
-        setLoad({ state: "ok", data: (await res.json()) as T });
-      })
-      .catch((err: Error) => setLoad({ state: "error", message: err.message }));
-  }, [url]);
-  return load;
+    const on = () => setRoute(currentRoute());
+    addEventListener("hashchange", on);
+    return () => removeEventListener("hashchange", on);
+  }, []);
+  return route;
 }
 
-function Status({ status }: { status: string | null }) {
-  const s = status ?? "never run";
-  return html`<span class=${`status status-${s.replace(/\W+/g, "-")}`}>${s}</span>`;
-}
-
-function Workflow({ wf }: { wf: WorkflowRow }) {
-  const rate = wf.success_rate === null ? "–" : `${Math.round(wf.success_rate * 100)}%`;
-  return html`<li class="workflow" data-workflow=${wf.name}>
-    <h2>${wf.name} <${Status} status=${wf.last_status} />${wf.paused ? html` <span class="muted">paused</span>` : null}</h2>
-    ${wf.description ? html`<p class="description">${wf.description}</p>` : null}
-    <p class="muted">
-      ${wf.runs} runs · success ${rate}${wf.last_run_at ? ` · last ${new Date(wf.last_run_at).toLocaleString()}` : ""}${wf.schedule ? ` · ${wf.schedule}` : ""}
-    </p>
-  </li>`;
-}
-
-function Overview() {
-  const load = useJson<WorkflowRow[]>("/api/v1/workflows");
-  if (load.state === "loading") return html`<p class="muted">Loading…</p>`;
-  if (load.state === "error") return html`<p class="error" role="alert">${load.message}</p>`;
-  if (!load.data.length) return html`<p class="muted">No workflows yet.</p>`;
-  return html`<ul class="workflows">${load.data.map((wf) => html`<${Workflow} key=${wf.name} wf=${wf} />`)}</ul>`;
+function Page({ route, session }: { route: Route; session: Session }) {
+  const run = /^\/runs\/([^/]+)$/.exec(route.path);
+  if (run) return html`<${RunView} id=${decodeURIComponent(run[1]!)} query=${route.query} session=${session} />`;
+  switch (route.path) {
+    case "/":
+      return html`<${Overview} session=${session} />`;
+    case "/runs":
+      return html`<${Runs} query=${route.query} />`;
+    case "/stats":
+      return html`<${StatsView} query=${route.query} />`;
+    case "/daemon":
+      return html`<${DaemonView} />`;
+    default:
+      return html`<p class="error" role="alert">No such page. <a href="#/">Overview</a></p>`;
+  }
 }
 
 function App() {
-  return html`<header><h1>PicoFlow</h1></header>
-    <main><${Overview} /></main>`;
+  const route = useRoute();
+  const session = useJson<Session>("/api/v1/session");
+  const [needLogin, setNeedLogin] = useState(false);
+  useEffect(() => onUnauthorized(() => setNeedLogin(true)), []);
+  useEffect(() => {
+    document.title = `PicoFlow${route.path === "/" ? "" : ` · ${route.path.split("/")[1]}`}`;
+  }, [route.path]);
+  const active = "/" + (route.path.split("/")[1] ?? "");
+  const s: Session | null = session.state === "ok" ? session.data : null;
+  const login = needLogin || (s !== null && s.auth_required && !s.authenticated);
+  return html`<header>
+      <a class="brand" href="#/">PicoFlow</a>
+      <nav aria-label="Pages">
+        ${NAV.map(([p, label]) => html`<a href=${`#${p}`} aria-current=${active === p ? "page" : undefined}>${label}</a>`)}
+      </nav>
+      ${s?.read_only ? html`<span class="muted read-only" title="picoflow dashboard: a database without a daemon">read-only</span>` : null}
+    </header>
+    <main>
+      ${login
+        ? html`<${Login} onDone=${() => {
+            setNeedLogin(false);
+            session.reload();
+          }} />`
+        : s
+          ? html`<${Page} route=${route} session=${s} />`
+          : session.state === "error"
+            ? html`<p class="error" role="alert">${session.message}</p>`
+            : html`<p class="muted" aria-busy="true">Loading…</p>`}
+    </main>`;
 }
 
 render(html`<${App} />`, document.getElementById("app")!);
