@@ -29,7 +29,7 @@ step "release build (reproducibility check, then dist/)"
 step "end-to-end tests against dist/picoflow-linux-x64"
 # Every test file that drives the command line (through test/helpers.ts) runs again, with the
 # compiled binary in place of `bun src/main.ts`. Unit tests of modules would only repeat.
-mapfile -t e2e < <(grep -l -E '\b(cli|spawnCli|picoflowCommand)\(' test/*.test.ts)
+mapfile -t e2e < <(grep -l -E '\b(cli|spawnCli|picoflowCommand|startDaemon|serveDaemon)\(' test/*.test.ts)
 PICOFLOW_BIN=dist/picoflow-linux-x64 "$BUN" test "${e2e[@]}"
 
 step "arm64 binary under qemu-aarch64-static"

@@ -6,7 +6,7 @@
 
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import puppeteer, { type Browser, type Page } from "puppeteer-core";
+import puppeteer, { type Browser, type BrowserContext, type Page } from "puppeteer-core";
 import { ROOT, startDaemon, waitFor, type Daemon, type Sandbox } from "./helpers.ts";
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? "/usr/bin/chromium";
@@ -42,8 +42,11 @@ export interface Opened {
   dialogs: string[];
 }
 
-/** Open `url` in a new page of `size` (default 1280×800), recording errors and dialogs. */
-export async function openPage(browser: Browser, url: string, size = { width: 1280, height: 800 }): Promise<Opened> {
+/**
+ * Open `url` in a new page of `size` (default 1280×800), recording errors and dialogs. Pages of
+ * one browser share cookies; pass `browser.createBrowserContext()` for a page without them.
+ */
+export async function openPage(browser: Browser | BrowserContext, url: string, size = { width: 1280, height: 800 }): Promise<Opened> {
   const page = await browser.newPage();
   const errors: string[] = [];
   const dialogs: string[] = [];

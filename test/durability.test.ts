@@ -1,4 +1,4 @@
-// Durability under kill -9 (issue 14's guarantees that do not move): a 200-task run (a parallel
+// Durability under kill -9 (the guarantees that group commit does not move): a 200-task run (a parallel
 // layer and a chain of short shell tasks, half of them printing) is killed at random moments,
 // ten times. After each kill the database passes `PRAGMA integrity_check` and `status` (a read
 // command: it does not recover) points the dead run out. Once the next `run` (which recovers)

@@ -1,6 +1,6 @@
 // The benchmarks of docs/benchmarks.md, side by side on this machine, median of several runs:
 //
-//   bun run build && bun run bench [--runs N] [--only 1,2,...,8] [--bin PATH] [--quick]
+//   bun run build && bun run bench [--runs N] [--only 1,2,...,9] [--bin PATH] [--quick]
 //       [--idle-seconds S] [--idle-writes-seconds S] [--soak-seconds S]
 //       [--daemon-metrics on|off] [--json FILE]
 //
@@ -15,6 +15,9 @@
 //   7. bytes an idle daemon writes (strace for --idle-writes-seconds, default 300)
 //   8. idle daemon private memory after a soak of 20 workflows firing every second
 //      (--soak-seconds, default 600)
+//   9. the dashboard's budgets: JS + CSS the page loads, the idle daemon's private memory with
+//      [web] enabled but unvisited vs enabled = false (and after a visit), GET /api/v1/overview
+//      with 10,000 runs in the database (scripts/bench/dashboard.ts)
 //
 // Every run ends with a summary table in the README's "How fast / how small" shape.
 // --quick shortens the idle, idle-writes and soak phases (for trying the harness out).
@@ -51,6 +54,7 @@ import {
   type Timed,
   type WriteTally,
 } from "./lib.ts";
+import { dashboardWorkload } from "./dashboard.ts";
 import { chain, layered, outputYaml, parallelSleepYaml, scheduledYaml, workflowFlowYaml, writeGraph } from "./workloads.ts";
 
 interface Args {
@@ -67,7 +71,7 @@ interface Args {
 function parseArgs(argv: string[]): Args {
   const a: Args = {
     runs: 5,
-    only: new Set([1, 2, 3, 4, 5, 6, 7, 8]),
+    only: new Set([1, 2, 3, 4, 5, 6, 7, 8, 9]),
     bin: join(ROOT, "dist/picoflow-linux-x64"),
     idleSeconds: 30,
     idleWritesSeconds: 300,
@@ -88,7 +92,12 @@ function parseArgs(argv: string[]): Args {
     else if (k === "--quick") quick = true;
     else if (k === "--json") a.json = resolve(v());
     else if (k === "--daemon-metrics") a.daemonMetrics = v() !== "off";
-    else throw new Error(`unknown argument ${k}`);
+    else if (k === "--help" || k === "-h") {
+      // The usage is this file's opening comment.
+      const head = readFileSync(import.meta.path, "utf8").split("\n\n")[0]!;
+      console.log(head.replace(/^\/\/ ?/gm, ""));
+      process.exit(0);
+    } else throw new Error(`unknown argument ${k}`);
   }
   // Short phases for trying the harness; explicit durations still win.
   if (quick) {
@@ -596,7 +605,7 @@ function printSummary() {
   say("| | PicoFlow | compared with |");
   say("|---|---|---|");
   // The issue's figures first, in its order, then the README's other rows.
-  const order = ["1000 `/bin/true`", "200 `/bin/true`", "bytes written", "idle daemon writes", "`validate`", "idle daemon, private", "10 shell", "task printing", "binary"];
+  const order = ["1000 `/bin/true`", "200 `/bin/true`", "bytes written", "idle daemon writes", "`validate`", "idle daemon, private", "10 shell", "task printing", "dashboard", "binary"];
   const rank = (label: string) => order.findIndex((o) => label.startsWith(o));
   for (const [a, b, c] of [...summary].sort((x, y) => rank(x[0]) - rank(y[0]))) say(`| ${a} | ${b} | ${c} |`);
 }
@@ -638,6 +647,12 @@ try {
   if (args.only.has(8)) {
     say();
     await soak();
+  }
+  if (args.only.has(9)) {
+    say();
+    const d = await dashboardWorkload({ bin: args.bin, work, runs: args.runs, idleSeconds: args.idleSeconds, env: pfEnv, say });
+    Object.assign(results, d.results);
+    summary.push(...d.summary);
   }
   printSummary();
   say();

@@ -6,6 +6,7 @@
 
 import type { CAC } from "cac";
 import type { DaemonFlags } from "./daemon.ts";
+import type { DashboardOptions } from "./dashboard.ts";
 import type { ExportOptions } from "./export.ts";
 import type { GlobalOptions } from "./context.ts";
 import type { GraphOptions } from "./graph.ts";
@@ -120,6 +121,15 @@ export function registerCommands(cli: CAC): void {
     .action(async (action: string, files: string[], opts: DaemonFlags) =>
       (await import("./daemon.ts")).daemonCommand(String(action), (files ?? []).map(String), opts),
     );
+
+  cli
+    .command("dashboard", "Serve the web dashboard and its API read-only from the database, without a daemon, until Ctrl-C")
+    .option("--port <port>", "Port to listen on; 0 picks a free one (default: 9091, beside a daemon's 9090)")
+    .option("--bind <address>", "Address to listen on (default: 127.0.0.1); any other needs [web] token or PICOFLOW_WEB_TOKEN")
+    .option("-o, --format <format>", "Start line: table or json (default: table)")
+    .example("picoflow dashboard --db-path /tmp/pi.db")
+    .example("PICOFLOW_WEB_TOKEN=$(openssl rand -hex 24) picoflow dashboard --bind 0.0.0.0 --port 8080")
+    .action(async (opts: DashboardOptions) => (await import("./dashboard.ts")).dashboardCommand(opts));
 
   cli
     .command("trigger <workflow>", "Start a run of a workflow now, through the running daemon")

@@ -78,7 +78,7 @@ async function stop(ctx: CliContext, pidFile: string, timeoutOpt: string | numbe
     timeout = n;
   }
   const st = pidFileState(pidFile);
-  if (st.state === "missing") throw new PicoflowError(`no daemon is using the PID file ${pidFile} (no such file); ${elsewhere(ctx)}`, 1);
+  if (st.state === "missing") throw new PicoflowError(`no daemon is using the PID file ${pidFile} (no such file); ${elsewhere(ctx.settings)}`, 1);
   if (st.state === "stale") {
     try {
       unlinkSync(pidFile);
@@ -112,7 +112,7 @@ async function stop(ctx: CliContext, pidFile: string, timeoutOpt: string | numbe
  * stop` or `status` was run from another directory: another config file (or none), so
  * another database, and the PID file is looked for beside the database.
  */
-function elsewhere(ctx: CliContext): string {
+function elsewhere(settings: StatusSettings): string {
   const how = "--db-path, --pid-file, or db_path in the config file";
   const others = runningDaemons();
   if (others.length) {
@@ -120,14 +120,14 @@ function elsewhere(ctx: CliContext): string {
     const which = others.length === 1 ? "a picoflow daemon of yours is running" : "picoflow daemons of yours are running";
     return `but ${which}: ${list}; point at it with ${how}`;
   }
-  const config = ctx.settings.configFile ? `the config file ${ctx.settings.configFile}` : "no config file (none found)";
+  const config = settings.configFile ? `the config file ${settings.configFile}` : "no config file (none found)";
   return (
     `a daemon started with another database has its PID file next to that database: point at it with ${how} ` +
-    `(this command used the database ${resolve(ctx.settings.dbPath)} and ${config})`
+    `(this command used the database ${resolve(settings.dbPath)} and ${config})`
   );
 }
 
-interface StatusReport {
+export interface StatusReport {
   status: "running" | "stopped";
   pid: number | null;
   pid_file: string;
@@ -166,23 +166,34 @@ async function status(ctx: CliContext, pidFile: string, format: string | undefin
     throw new ConfigError(`--format: '${format}' is not one of table, json`);
   }
   // Live from the daemon when it answers; else what its state row in the database says.
-  const report = (await liveStatus(ctx, pidFile)) ?? { ...buildStatus(ctx, pidFile), source: "database" as const };
+  const report = (await liveStatus(ctx, pidFile)) ?? storedStatus(ctx.settings, pidFile);
   if (format === "json") ctx.out(JSON.stringify(report, null, 2) + "\n");
   else ctx.out(renderStatus(report));
   if (report.status !== "running") process.exitCode = 1;
 }
 
-function buildStatus(ctx: CliContext, pidFile: string): StatusReport {
+/** What `daemon status` reads: the database and where the config came from. */
+type StatusSettings = Pick<Settings, "dbPath" | "configFile">;
+
+/**
+ * `daemon status --format json` without asking the daemon: its PID file and the state row it
+ * last wrote. Also the API's GET /api/v1/daemon under `picoflow dashboard` (no daemon there).
+ */
+export function storedStatus(settings: StatusSettings, pidFile: string): StatusReport {
+  return { ...buildStatus(settings, pidFile), source: "database" };
+}
+
+function buildStatus(settings: StatusSettings, pidFile: string): StatusReport {
   const st = pidFileState(pidFile);
-  if (st.state === "missing") return { status: "stopped", pid: null, pid_file: pidFile, note: "no PID file", hint: elsewhere(ctx) };
+  if (st.state === "missing") return { status: "stopped", pid: null, pid_file: pidFile, note: "no PID file", hint: elsewhere(settings) };
   if (st.state === "stale") return { status: "stopped", pid: st.pid, pid_file: pidFile, note: `stale PID file: ${st.why}` };
   let state: DaemonState | null = null;
   let paused = new Map<string, string>();
   let note: string | undefined;
   try {
-    const db = openDatabase(ctx.settings.dbPath, { readonly: true });
+    const db = openDatabase(settings.dbPath, { readonly: true });
     try {
-      state = readDaemonState(db, ctx.settings.dbPath, pidFile);
+      state = readDaemonState(db, settings.dbPath, pidFile);
       paused = pausedWorkflows(db);
     } finally {
       db.close();
@@ -197,7 +208,7 @@ function buildStatus(ctx: CliContext, pidFile: string): StatusReport {
       status: "running",
       pid: st.pid,
       pid_file: pidFile,
-      note: note ?? `no state reported in ${ctx.settings.dbPath} (starting up, or the daemon uses another --db-path)`,
+      note: note ?? `no state reported in ${settings.dbPath} (starting up, or the daemon uses another --db-path)`,
       rss_bytes: residentBytes(st.pid),
     };
   }

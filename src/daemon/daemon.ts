@@ -34,6 +34,7 @@ import { OwedRuns } from "./owed-runs.ts";
 import { acquirePidFile, type PidFileHandle } from "./pidfile.ts";
 import { loadAtStart, Reloader, type Loaded, type ReloadReport } from "./reload.ts";
 import { describe, ScheduleLoop } from "./schedule-loop.ts";
+import { refuseOpenApi, warnReadableToken } from "../web/exposure.ts";
 import { webHandler } from "../web/handler.ts";
 import { DaemonState, serveMetrics, type MetricsServing } from "./state.ts";
 import { drainRuns, StopRequest, stopForLostDatabase, type StopCause } from "./stop.ts";
@@ -68,7 +69,8 @@ export async function runDaemon(o: DaemonOptions): Promise<number> {
   // The settings change on SIGHUP (the config file is read again), and so does the logger's
   // level and format: everything holds on to `log`.
   const log = switchableLogger(o.log);
-  refuseOpenApi(o.settings);
+  refuseOpenWeb(o.settings);
+  if (o.settings.metrics.enabled && o.settings.web.enabled) warnReadableToken(o.settings, o.env, log);
   // Until the daemon can act on them, stop and reload signals are held, not lost: their
   // default action would kill a half-started daemon (a SIGHUP from `systemctl reload`, or a
   // SIGTERM, right after start). Daemon.start() replays them.
@@ -415,19 +417,12 @@ class Daemon {
  */
 /**
  * The API without a token on an address others can reach would let anyone on the network read
- * every run: refused (exit 4) before anything starts, saying what to do instead.
+ * every run: refused (exit 4) before anything starts, saying what to do instead (web/exposure.ts,
+ * shared with `picoflow dashboard`).
  */
-function refuseOpenApi(s: Settings): void {
-  if (!s.metrics.enabled || !s.web.enabled || s.web.token !== null || isLoopback(s.metrics.bindAddress)) return;
-  throw new ConfigError(
-    `[metrics] bind_address ${s.metrics.bindAddress} is reachable from other machines, and the web API would serve it without a token: ` +
-      `set [web] token or PICOFLOW_WEB_TOKEN (32+ characters, e.g. from 'openssl rand -hex 24'), bind to 127.0.0.1 (and use an SSH tunnel), or set [web] enabled = false`,
-  );
-}
-
-function isLoopback(host: string): boolean {
-  const h = host.toLowerCase().replace(/^\[|\]$/g, "");
-  return h === "localhost" || h === "::1" || /^127\.\d+\.\d+\.\d+$/.test(h) || h === "::ffff:127.0.0.1";
+function refuseOpenWeb(s: Settings): void {
+  if (!s.metrics.enabled || !s.web.enabled) return;
+  refuseOpenApi(s.metrics.bindAddress, s.web.token, "[metrics] bind_address", ", or set [web] enabled = false");
 }
 
 function seedLastOutcomes(metrics: Metrics, db: Database, log: Logger): void {

@@ -3,7 +3,7 @@
 
 import type { Workflow } from "../workflow/types.ts";
 import { databaseError, type Database } from "./db.ts";
-import type { Owner } from "./recorder.ts";
+import { taskNeeds, type Owner } from "./recorder.ts";
 import { isoTime, sqlTime, sqlTimeOf } from "./time.ts";
 
 /** One loaded workflow as the daemon reports it. */
@@ -133,12 +133,14 @@ export function recordSkippedRun(db: Database, path: string, wf: Workflow, owner
   try {
     db.query(
       `INSERT INTO workflow_executions (id, workflow_name, started_at, finished_at, status, duration_seconds, total_tasks,
-         successful_tasks, failed_tasks, created_at, trigger, owner_pid, owner_identity, error_message, workflow_file, task_names, scheduled_for)
-       VALUES (?, ?, ?, ?, 'skipped', 0, ?, 0, 0, ?, 'schedule', ?, ?, ?, ?, ?, ?)`,
+         successful_tasks, failed_tasks, created_at, trigger, owner_pid, owner_identity, error_message, workflow_file, task_names, scheduled_for, task_needs)
+       VALUES (?, ?, ?, ?, 'skipped', 0, ?, 0, 0, ?, 'schedule', ?, ?, ?, ?, ?, ?, ?)`,
     ).run(
       id, wf.name, ts, ts, wf.tasks.length, ts, owner.pid, owner.identity, reason, wf.file, JSON.stringify(wf.tasks.map((t) => t.name)),
       // A skipped time is not missed: it is never caught up.
       scheduledFor ? sqlTime(scheduledFor) : null,
+      // The DAG it would have run, as a run records it: the dashboard draws a skipped trigger too.
+      taskNeeds(wf, wf.tasks.map((t) => t.name)),
     );
   } catch (err) {
     throw databaseError(path, err);

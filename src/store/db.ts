@@ -25,7 +25,7 @@ import { describeUser } from "../sys/proc.ts";
 export type { Database };
 
 /** Schema version this binary writes. A newer database is refused. */
-export const SCHEMA_VERSION = 4;
+export const SCHEMA_VERSION = 5;
 
 /** Page size of a database this binary creates (an existing file keeps its own). */
 export const NEW_PAGE_SIZE = 1024;
@@ -50,7 +50,7 @@ const TIME_COLUMNS: Record<string, string[]> = {
  */
 const ADDED_COLUMNS: Record<string, Record<string, string>> = {
   task_executions: { retry_at: "NULL", tolerated: "0", handler: "NULL", reused_from: "NULL" },
-  workflow_executions: { retry_of: "NULL", scheduled_for: "NULL", task_hashes: "NULL" },
+  workflow_executions: { retry_of: "NULL", scheduled_for: "NULL", task_hashes: "NULL", task_needs: "NULL" },
 };
 
 /** SQL for a time column `c` in the stored form: the `T` of an older row becomes a space. */
@@ -74,6 +74,7 @@ function spaceAllTimes(): string {
 // an attempt waiting in backoff is tried again; tolerated, a failure continue_on_failure let pass.
 // Version 3: handler attempts marked, and the deliveries of notifications and pings.
 // Version 4: retry_of, scheduled_for (catch-up), reused tasks of a retry, paused workflows.
+// Version 5: task_needs, the run's dependencies, so the dashboard draws the DAG as it ran.
 // Append only: the tests build a version-1 database from MIGRATIONS[0].
 export const MIGRATIONS: readonly string[] = [
   `
@@ -212,6 +213,11 @@ export const MIGRATIONS: readonly string[] = [
       paused_at TEXT NOT NULL,
       resumed_at TEXT
   );
+  `,
+  `
+  -- The run's dependencies as it ran (JSON task -> the tasks of the run it depends on; tasks
+  -- without any left out), written once at its start. NULL for runs recorded before.
+  ALTER TABLE workflow_executions ADD COLUMN task_needs TEXT;
   `,
 ];
 

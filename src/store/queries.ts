@@ -168,6 +168,23 @@ export interface WorkflowSummary {
   paused_at: string | null;
 }
 
+/** One run in a workflow's strip of recent runs (the dashboard's overview). */
+export interface RecentRun {
+  id: string;
+  status: string;
+  trigger: string;
+  started_at: string;
+  duration_seconds: number | null;
+}
+
+/** What per-day figures need of a run. */
+export interface RunTiming {
+  workflow_name: string;
+  started_at: string;
+  status: string;
+  duration_seconds: number | null;
+}
+
 export interface AttemptOutput {
   /** The attempt's row as of this read. */
   row: AttemptRow;
@@ -220,6 +237,11 @@ export class History {
       if (err instanceof DatabaseError) throw err;
       throw databaseError(this.path, err);
     }
+  }
+
+  /** Run `fn`, and the reads it makes, in one snapshot: answers built from several reads agree. */
+  snapshot<T>(fn: () => T): T {
+    return this.read(fn);
   }
 
   /** True if the database knows the workflow (from a run or the workflows table). */
@@ -548,6 +570,57 @@ export class History {
       return this.db
         .query(`SELECT id, workflow_name FROM workflow_executions WHERE substr(id, 1, ?) = ? ORDER BY started_at DESC LIMIT 5`)
         .all(p.length, p) as { id: string; workflow_name: string }[];
+    });
+  }
+
+  /** A workflow's last `limit` runs, skipped triggers included, oldest first (one walk of idx_workflow_started). */
+  recentRuns(workflow: string, limit: number): RecentRun[] {
+    return this.read(() =>
+      (
+        this.db
+          .query(
+            `SELECT id, status, trigger, started_at, duration_seconds FROM workflow_executions
+             WHERE workflow_name = ? ORDER BY started_at DESC, rowid DESC LIMIT ?`,
+          )
+          .all(workflow, limit) as RecentRun[]
+      ).reverse(),
+    );
+  }
+
+  /**
+   * The runs (skipped triggers aside) that started at or after `since` (a stored time), for
+   * per-day figures: what each needs, ordered by workflow and start.
+   */
+  runsSince(since: string, workflow?: string): RunTiming[] {
+    return this.read(() => {
+      const filter = workflow !== undefined ? "AND workflow_name = ?2" : "";
+      const params = workflow !== undefined ? [since, workflow] : [since];
+      return this.db
+        .query(
+          `SELECT workflow_name, started_at, status, duration_seconds FROM workflow_executions
+           WHERE started_at >= ?1 AND status != 'skipped' ${filter} ORDER BY workflow_name, started_at`,
+        )
+        .all(...params) as RunTiming[];
+    });
+  }
+
+  /**
+   * The dependencies a run recorded (task_needs: task -> the tasks of the run it depends on),
+   * or null for a run recorded before they were kept (or an unreadable value).
+   */
+  taskNeeds(runId: string): Record<string, string[]> | null {
+    return this.read(() => {
+      const r = this.db.query(`SELECT task_needs FROM workflow_executions WHERE id = ?`).get(runId) as { task_needs: string | null } | null;
+      if (!r?.task_needs) return null;
+      try {
+        const v = JSON.parse(r.task_needs);
+        if (!v || typeof v !== "object" || Array.isArray(v)) return null;
+        const out: Record<string, string[]> = {};
+        for (const [k, deps] of Object.entries(v)) if (Array.isArray(deps)) out[k] = deps.filter((d): d is string => typeof d === "string");
+        return out;
+      } catch {
+        return null;
+      }
     });
   }
 

@@ -21,8 +21,9 @@ function statements(db: Database) {
     rollback: db.prepare("ROLLBACK"),
     insertRun: db.prepare(
       `INSERT INTO workflow_executions (id, workflow_name, started_at, status, total_tasks, successful_tasks,
-         failed_tasks, created_at, trigger, owner_pid, owner_identity, workflow_file, task_names, retry_of, task_hashes, scheduled_for)
-       VALUES (?, ?, ?, 'running', ?, 0, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+         failed_tasks, created_at, trigger, owner_pid, owner_identity, workflow_file, task_names, retry_of, task_hashes, scheduled_for,
+         task_needs)
+       VALUES (?, ?, ?, 'running', ?, 0, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     ),
     // A task a retry does not run again: no attempt (attempt 0), the success it reuses named.
     insertReused: db.prepare(
@@ -53,6 +54,20 @@ function statements(db: Database) {
     ),
     insertSkipped: db.prepare(`INSERT OR REPLACE INTO skipped_tasks (workflow_execution_id, task_name, reason) VALUES (?, ?, ?)`),
   };
+}
+
+/**
+ * The run's dependencies as JSON (task_needs): each task of the run that depends on others of
+ * the run, with those. A dependency the run leaves out (a partial run) is not part of its DAG.
+ */
+export function taskNeeds(wf: Workflow, names: readonly string[]): string {
+  const inRun = new Set(names);
+  const needs: Record<string, string[]> = {};
+  for (const t of wf.tasks) {
+    const deps = inRun.has(t.name) ? t.dependsOn.filter((d) => inRun.has(d)) : [];
+    if (deps.length) needs[t.name] = deps;
+  }
+  return JSON.stringify(needs);
 }
 
 export interface Owner {
@@ -298,6 +313,7 @@ export class SqliteRecorder implements RunRecorder {
         start.retryOf ?? null,
         start.taskHashes ? JSON.stringify(start.taskHashes) : null,
         start.scheduledFor ? sqlTime(start.scheduledFor) : null,
+        taskNeeds(wf, names),
       );
       for (const r of start.reused ?? []) this.q.insertReused.run(crypto.randomUUID(), id, r.task, ts, ts, ts, r.from);
     });

@@ -6,12 +6,15 @@
 // retry through the daemon's control socket (daemon/control.ts, as `picoflow trigger` does),
 // pause and resume to the database (as `picoflow workflow pause|resume` does).
 //
-// Security (issue 15): with a token configured every request needs it (Bearer header, or the
+// The dashboard's own answers (/session, /overview, /stats, an execution's `graph`) are built in
+// web/overview.ts, web/stats.ts and web/run-graph.ts; this module routes and checks.
+//
+// Security: with a token configured every request needs it (Bearer header, or the
 // cookie set by POST /api/v1/login); without one, reading is open because the daemon refuses a
 // non-loopback bind without a token. Every POST needs the token and a same-origin request.
 
 import { RUN_STATUSES } from "../cli/commands.ts";
-import { liveReport } from "../cli/daemon.ts";
+import { liveReport, storedStatus } from "../cli/daemon.ts";
 import { publicShape } from "../cli/status.ts";
 import { pauseJson, setPause, workflowList } from "../cli/workflow.ts";
 import { resolveExecution, toJson } from "../cli/read.ts";
@@ -23,16 +26,21 @@ import { pausedWorkflows } from "../store/pauses.ts";
 import { openHistory, type History } from "../store/queries.ts";
 import { sqlTime } from "../store/time.ts";
 import { sha256Hex } from "../sys/hash.ts";
+import { overview } from "./overview.ts";
+import { runGraph } from "./run-graph.ts";
+import { dailyStats, DEFAULT_DAYS, MAX_DAYS, statsPeriod } from "./stats.ts";
 
 export interface ApiOptions {
   dbPath: string;
   pidFile: string;
   /** [web] token or PICOFLOW_WEB_TOKEN; null: none (then no POST is allowed). */
   token: string | null;
-  /** The daemon's live status (the control socket's `status` answer); undefined while it starts. */
-  live: () => Record<string, unknown> | undefined;
+  /** The daemon's live status (the control socket's `status` answer); undefined while it starts, absent without a daemon. */
+  live?: () => Record<string, unknown> | undefined;
   /** `picoflow dashboard`: a database without a daemon. Actions are refused (403), /daemon reads the database. */
   readOnly?: boolean;
+  /** The config file in use, named by GET /daemon's hint when no daemon runs (read-only). */
+  configFile?: string | null;
   log: Logger;
 }
 
@@ -78,10 +86,14 @@ async function route(req: Request, o: ApiOptions): Promise<Response> {
   if (path === null) throw new HttpError(404, "not found (the API is under /api/v1/)");
   if (req.method === "POST") return post(req, path, o);
   if (req.method !== "GET" && req.method !== "HEAD") throw new HttpError(405, "method not allowed (GET or POST)");
+  // What the page needs to know before it has the token: answered to anyone.
+  if (path === "/session") return json(session(req, o));
   if (o.token !== null && !authorized(req, o.token)) throw new HttpError(401, "this server needs the web token: send 'Authorization: Bearer TOKEN' or log in");
   if (path === "/workflows") return json(read(o, [], (h) => workflowList(h, url.searchParams.get("all") === "1")));
   if (path === "/executions") return json(read(o, [], (h) => executions(h, url.searchParams)));
   if (path === "/daemon") return daemon(o);
+  if (path === "/overview") return json(read(o, { generated_at: new Date().toISOString(), workflows: [] }, (h) => overview(h, o.live?.())));
+  if (path === "/stats") return stats(o, url.searchParams);
   const m = /^\/executions\/([^/]+)$/.exec(path);
   if (m) return json(read(o, null, (h) => execution(h, decodeURIComponent(m[1]!))));
   const logs = /^\/executions\/([^/]+)\/logs$/.exec(path);
@@ -141,7 +153,38 @@ function execution(h: History, id: string) {
   const e = resolveExecution(h, id);
   const d = h.runDetail(e.id);
   if (!d) throw new HttpError(404, `no execution with id '${id.slice(0, 100)}'`);
-  return { ...publicShape(d), deliveries: h.deliveries(d.id) };
+  const graph = runGraph(d.tasks.map((t) => t.task_name), h.taskNeeds(d.id));
+  return { ...publicShape(d), deliveries: h.deliveries(d.id), graph };
+}
+
+/** GET /stats?days=&workflow=: per workflow and per local calendar day (web/stats.ts). */
+function stats(o: ApiOptions, q: URLSearchParams): Response {
+  let days = DEFAULT_DAYS;
+  const d = q.get("days");
+  if (d !== null) {
+    if (!/^\d+$/.test(d) || Number(d) < 1 || Number(d) > MAX_DAYS) throw new HttpError(400, `days: '${d.slice(0, 40)}' is not a whole number from 1 to ${MAX_DAYS}`);
+    days = Number(d);
+  }
+  const workflow = q.get("workflow") ?? undefined;
+  if (workflow === "") throw new HttpError(400, "workflow: must not be empty");
+  const now = new Date();
+  const empty = { ...statsPeriod(days, now), workflows: [] };
+  return json(
+    read(o, empty, (h) => {
+      if (workflow !== undefined && !h.hasWorkflow(workflow)) throw new HttpError(404, `no workflow named '${workflow.slice(0, 200)}'`);
+      return dailyStats(h, days, workflow, now);
+    }),
+  );
+}
+
+/** GET /session: what the page shows and offers (docs/api.md); needs no token. */
+function session(req: Request, o: ApiOptions) {
+  return {
+    auth_required: o.token !== null,
+    authenticated: o.token !== null && authorized(req, o.token),
+    actions: !o.readOnly && o.token !== null,
+    read_only: o.readOnly === true,
+  };
 }
 
 /** GET /executions/ID/logs?task=&follow=1: Server-Sent Events (web/logs-sse.ts). */
@@ -155,9 +198,18 @@ async function streamLogs(o: ApiOptions, id: string, q: URLSearchParams, signal:
   return logStream(() => openHistory(o.dbPath), runId, task, follow === "1", signal);
 }
 
-/** GET /daemon: `daemon status --format json` as the daemon itself knows it. */
+/**
+ * GET /daemon: `daemon status --format json` as the daemon itself knows it; read-only (no
+ * daemon here), what that command prints when no daemon answers: the PID file and state row.
+ */
 function daemon(o: ApiOptions): Response {
-  const live = o.live();
+  if (o.readOnly) {
+    // The CLI's `hint` is advice for a shell on this machine (other daemons of the user, their
+    // databases): not for a page that may be read from elsewhere.
+    const { hint: _hint, ...stored } = storedStatus({ dbPath: o.dbPath, configFile: o.configFile ?? null }, o.pidFile);
+    return json(stored);
+  }
+  const live = o.live?.();
   if (!live) throw new HttpError(503, "the daemon is starting");
   let paused = new Map<string, string>();
   try {
@@ -179,6 +231,8 @@ async function post(req: Request, path: string, o: ApiOptions): Promise<Response
   // A form on another site may POST here from the user's browser: refused before anything else.
   if (!sameOrigin(req)) throw new HttpError(403, "cross-origin request refused");
   if (path === "/login") return login(req, o);
+  if (path === "/logout") return logout(req);
+  if (o.readOnly) throw new HttpError(403, "read-only: this dashboard reads a database without a daemon (picoflow dashboard); act through the daemon's own dashboard or the CLI");
   if (o.token === null) throw new HttpError(401, "actions need the web token: set [web] token or PICOFLOW_WEB_TOKEN (32+ characters) and restart the daemon");
   if (!authorized(req, o.token)) throw new HttpError(401, "this action needs the web token: send 'Authorization: Bearer TOKEN' or log in");
   const wf = /^\/workflows\/([^/]+)\/(trigger|pause|resume)$/.exec(path);
@@ -233,11 +287,18 @@ async function login(req: Request, o: ApiOptions): Promise<Response> {
     given = new URLSearchParams(body).get("token");
   }
   if (typeof given !== "string" || !sameToken(given, o.token)) throw new HttpError(401, "wrong token");
+  return new Response(null, { status: 204, headers: { "set-cookie": `${COOKIE}=${encodeURIComponent(o.token)}${cookieAttributes(req)}` } });
+}
+
+/** POST /logout: the login cookie cleared (same name and attributes, expired). Needs no token. */
+function logout(req: Request): Response {
+  return new Response(null, { status: 204, headers: { "set-cookie": `${COOKIE}=; Max-Age=0${cookieAttributes(req)}` } });
+}
+
+/** The login cookie's attributes: `Secure` behind https. */
+function cookieAttributes(req: Request): string {
   const secure = new URL(req.url).protocol === "https:" ? "; Secure" : "";
-  return new Response(null, {
-    status: 204,
-    headers: { "set-cookie": `${COOKIE}=${encodeURIComponent(o.token)}; Path=/; HttpOnly; SameSite=Strict${secure}` },
-  });
+  return `; Path=/; HttpOnly; SameSite=Strict${secure}`;
 }
 
 /** The token from `Authorization: Bearer` or the login cookie, compared in constant time. */

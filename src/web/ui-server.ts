@@ -30,7 +30,12 @@ let assets: Promise<AssetMap> | undefined;
 export async function serveDashboard(req: Request): Promise<Response | null> {
   if (req.method !== "GET" && req.method !== "HEAD") return null;
   const path = new URL(req.url).pathname;
-  const asset = (await (assets ??= loadAssets())).get(path === "/index.html" ? "/" : path);
+  // A failed bundle (from source only) is not kept: the next request tries again.
+  assets ??= loadAssets().catch((err) => {
+    assets = undefined;
+    throw err;
+  });
+  const asset = (await assets).get(path === "/index.html" ? "/" : path);
   if (!asset) return null;
   if (req.headers.get("if-none-match") === asset.headers.etag) return new Response(null, { status: 304, headers: asset.headers });
   return new Response(req.method === "HEAD" ? null : asset.body, { headers: asset.headers });

@@ -8,7 +8,7 @@
 
 import { render } from "preact";
 import { useEffect, useState } from "preact/hooks";
-import { currentRoute, html, onUnauthorized, useJson, type Route } from "./lib.ts";
+import { currentRoute, html, onUnauthorized, postJson, useJson, type Route } from "./lib.ts";
 import type { Session } from "./types.ts";
 import { DaemonView } from "./views/daemon.ts";
 import { Login } from "./views/login.ts";
@@ -51,6 +51,16 @@ function Page({ route, session }: { route: Route; session: Session }) {
   }
 }
 
+/** POST /api/v1/logout clears the cookie; the session then asks for the login again. */
+async function logout(then: () => void) {
+  try {
+    await postJson("/api/v1/logout");
+  } catch {
+    // Already logged out (401) or the server is gone: the reloaded session shows which.
+  }
+  then();
+}
+
 function App() {
   const route = useRoute();
   const session = useJson<Session>("/api/v1/session");
@@ -67,7 +77,12 @@ function App() {
       <nav aria-label="Pages">
         ${NAV.map(([p, label]) => html`<a href=${`#${p}`} aria-current=${active === p ? "page" : undefined}>${label}</a>`)}
       </nav>
-      ${s?.read_only ? html`<span class="muted read-only" title="picoflow dashboard: a database without a daemon">read-only</span>` : null}
+      <div class="session">
+        ${s?.read_only ? html`<span class="badge read-only" title="picoflow dashboard: a database without a daemon">read-only</span>` : null}
+        ${s?.auth_required && s.authenticated && !login
+          ? html`<button type="button" class="logout" onClick=${() => logout(session.reload)}>Log out</button>`
+          : null}
+      </div>
     </header>
     <main>
       ${login
@@ -83,4 +98,7 @@ function App() {
     </main>`;
 }
 
-render(html`<${App} />`, document.getElementById("app")!);
+// Preact diffs against what is in the container: drop index.html's "Loading…" placeholder first.
+const root = document.getElementById("app")!;
+root.textContent = "";
+render(html`<${App} />`, root);

@@ -100,6 +100,8 @@ export function Status({ status }: { status: string | null }) {
 /** 0.4 → "0.4s", 75 → "1m 15s", 7300 → "2h 1m"; null → "–". */
 export function fmtDuration(seconds: number | null | undefined): string {
   if (seconds === null || seconds === undefined) return "–";
+  // Short tasks are common (a check, a curl): "0s" would say nothing.
+  if (seconds > 0 && seconds < 1) return `${Number(seconds.toPrecision(2))}s`;
   if (seconds < 10) return `${Math.round(seconds * 10) / 10}s`;
   if (seconds < 60) return `${Math.round(seconds)}s`;
   const m = Math.floor(seconds / 60);
@@ -121,9 +123,17 @@ export function fmtRelative(iso: string | null | undefined, now = Date.now()): s
   return s < 0 ? `${n} ${unit} ago` : `in ${n} ${unit}`;
 }
 
-/** A success rate 0..1 as "97%"; null → "–". */
-export function fmtRate(rate: number | null | undefined): string {
-  return rate === null || rate === undefined ? "–" : `${Math.round(rate * 100)}%`;
+/** A success rate as the API gives it, a percentage 0..100 (97.5), as "98%"; null → "–". */
+export function fmtRate(percent: number | null | undefined): string {
+  return percent === null || percent === undefined ? "–" : `${Math.round(percent)}%`;
+}
+
+/** 61_000_000 → "58 MB" (binary units, as `ps` and `top` count); null → "–". */
+export function fmtBytes(bytes: number | null | undefined): string {
+  if (bytes === null || bytes === undefined) return "–";
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
+  return `${Math.round(bytes / (1024 * 1024))} MB`;
 }
 
 /** The current hash route: "#/runs/ID?x=1" → { path: "/runs/ID", query }. */
