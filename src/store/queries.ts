@@ -200,8 +200,8 @@ const EXECUTION_COLUMNS = `id, workflow_name, started_at, finished_at, status, d
 const ATTEMPT_COLUMNS = `id, workflow_execution_id, task_name, status, started_at, finished_at, exit_code, attempt,
   error_message, duration_seconds, http_status, created_at, retry_at, tolerated, handler, reused_from`;
 
-/** Round a percentage to two decimals, like the spec's success-rate query. */
-function rate(part: number, whole: number): number | null {
+/** `part` of `whole` as a percentage rounded to two decimals, like the spec's success-rate query; null for none. */
+export function rate(part: number, whole: number): number | null {
   return whole > 0 ? Math.round((10000 * part) / whole) / 100 : null;
 }
 

@@ -2,7 +2,7 @@
 // calendar day of the server's time zone, runs, outcomes and p50/p95 durations. The runs of
 // the period are read once and bucketed here: a day is local, which SQLite's UTC times are not.
 
-import type { History, RunTiming } from "../store/queries.ts";
+import { rate, type History, type RunTiming } from "../store/queries.ts";
 import { parseTime, sqlTime } from "../store/time.ts";
 
 export const MAX_DAYS = 366;
@@ -85,7 +85,7 @@ function figures(runs: RunTiming[]): Figures {
     runs: runs.length,
     success,
     failed,
-    success_rate: success + failed > 0 ? Math.round((10000 * success) / (success + failed)) / 100 : null,
+    success_rate: rate(success, success + failed),
     p50_duration: nearestRank(durations, 50),
     p95_duration: nearestRank(durations, 95),
   };
