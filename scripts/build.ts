@@ -1,5 +1,8 @@
 // `bun run build`: cross-compile PicoFlow into one self-contained binary per target
-// (dist/picoflow-linux-x64, dist/picoflow-linux-arm64), each with a .sha256 beside it.
+// (dist/picoflow-linux-x64, dist/picoflow-linux-arm64), each with a .sha256 beside it, and a
+// SHA256SUMS listing the binaries of this invocation. Each binary is stamped with the version
+// (package.json), the git commit and the commit's date (never the clock: builds of one commit
+// stay byte-identical); without git, SOURCE_DATE_EPOCH and PICOFLOW_COMMIT say them.
 //
 //   bun scripts/build.ts [--target linux-x64|linux-arm64]... [--outdir DIR] [--check-reproducible]
 //
@@ -12,6 +15,7 @@ import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
+import { buildLabel } from "../src/version.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const ENTRY = "src/main.ts";
@@ -145,8 +149,61 @@ function sha256(path: string): string {
   return createHash("sha256").update(readFileSync(path)).digest("hex");
 }
 
+/** What the binary is stamped with (src/version.ts reads it). */
+interface Stamp {
+  /** Full SHA, "SHA-dirty" when tracked files have uncommitted changes. */
+  commit: string;
+  /** The commit's date, ISO 8601 UTC. */
+  date: string;
+}
+
+/** Run git in the checkout; its output, or a BuildError with git's own first line. */
+function git(args: string[]): string {
+  let p: ReturnType<typeof Bun.spawnSync>;
+  try {
+    p = Bun.spawnSync(["git", "-C", ROOT, ...args], { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+  } catch {
+    throw new BuildError(`this is a git checkout but git is not installed (install git, or build from a tarball with SOURCE_DATE_EPOCH and PICOFLOW_COMMIT set)`);
+  }
+  if (p.exitCode !== 0) {
+    const why = (p.stderr?.toString() ?? "").trim().split("\n")[0] || `exit ${p.exitCode}`;
+    throw new BuildError(`git ${args.join(" ")} failed: ${why}`);
+  }
+  return (p.stdout?.toString() ?? "").trim();
+}
+
+/**
+ * The commit and its date: from git in a checkout (the environment is then ignored, so a
+ * binary always names what it was built from); without one (a source tarball), from
+ * SOURCE_DATE_EPOCH and PICOFLOW_COMMIT. The date is the commit's, not the clock's.
+ */
+function stampOf(env: Record<string, string | undefined>): Stamp {
+  if (existsSync(join(ROOT, ".git"))) {
+    const sha = git(["rev-parse", "--verify", "HEAD"]);
+    const epoch = Number(git(["log", "-1", "--format=%ct", "HEAD"]));
+    // Tracked files only: a stray untracked file (notes, a scratch script) is not the source.
+    const dirty = git(["status", "--porcelain", "--untracked-files=no"]) !== "";
+    return { commit: dirty ? `${sha}-dirty` : sha, date: isoSeconds(epoch) };
+  }
+  const epoch = env.SOURCE_DATE_EPOCH?.trim();
+  const commit = env.PICOFLOW_COMMIT?.trim().toLowerCase();
+  if (!epoch || !commit) {
+    throw new BuildError(
+      "not a git checkout: set SOURCE_DATE_EPOCH (the commit's date, seconds since 1970) and PICOFLOW_COMMIT (its SHA) to stamp the binary",
+    );
+  }
+  if (!/^\d+$/.test(epoch)) throw new BuildError(`SOURCE_DATE_EPOCH: '${epoch}' is not a number of seconds since 1970`);
+  if (!/^[0-9a-f]{7,40}(-dirty)?$/.test(commit)) throw new BuildError(`PICOFLOW_COMMIT: '${commit}' is not a git commit SHA (7 to 40 hex digits)`);
+  return { commit, date: isoSeconds(Number(epoch)) };
+}
+
+/** "2026-12-01T21:13:09Z". */
+function isoSeconds(epoch: number): string {
+  return new Date(epoch * 1000).toISOString().replace(/\.\d{3}Z$/, "Z");
+}
+
 /** Options shared by every build; docs/building.md explains each one. */
-function buildConfig(target: Target, outfile: string) {
+function buildConfig(target: Target, outfile: string, stamp: Stamp) {
   return {
     entrypoints: [join(ROOT, ENTRY)],
     root: ROOT,
@@ -173,6 +230,9 @@ function buildConfig(target: Target, outfile: string) {
       // WebAssembly module). src/ itself never uses them (checked above).
       __dirname: JSON.stringify("/$bunfs/root"),
       __filename: JSON.stringify("/$bunfs/root/picoflow"),
+      // The stamp src/version.ts reads (undefined identifiers when run from source).
+      PICOFLOW_BUILD_COMMIT: JSON.stringify(stamp.commit),
+      PICOFLOW_BUILD_DATE: JSON.stringify(stamp.date),
     },
     compile: {
       target: TARGETS[target],
@@ -193,10 +253,10 @@ function where(e: unknown): string {
   return pos?.file ? `${relative(ROOT, pos.file)}:${pos.line ?? 0}: ` : "";
 }
 
-async function compile(target: Target, outfile: string): Promise<{ optionalExternals: string[] }> {
+async function compile(target: Target, outfile: string, stamp: Stamp): Promise<{ optionalExternals: string[] }> {
   let result: Bun.BuildOutput;
   try {
-    result = await Bun.build(buildConfig(target, outfile) as Bun.BuildConfig);
+    result = await Bun.build(buildConfig(target, outfile, stamp) as Bun.BuildConfig);
   } catch (err) {
     // Bun.build throws an AggregateError listing every unresolved import or syntax error.
     const errors = err instanceof AggregateError ? err.errors : [err];
@@ -226,41 +286,51 @@ function checkNoBuildPaths(outfile: string): void {
   }
 }
 
-/** Run the binary when this machine can: `--version` must name the package version. */
-async function checkVersion(target: Target, path: string): Promise<void> {
+/** Run the binary when this machine can: `--version` must name the package version and the stamped commit and date. */
+async function checkVersion(target: Target, path: string, stamp: Stamp): Promise<void> {
   const hostTarget = `linux-${process.arch === "arm64" ? "arm64" : process.arch}`;
   if (process.platform !== "linux" || hostTarget !== target) return;
   const p = Bun.spawn([path, "--version"], { stdout: "pipe", stderr: "pipe", env: {}, cwd: tmpdir() });
   const [out, code] = await Promise.all([new Response(p.stdout).text(), p.exited]);
-  if (code !== 0 || !out.includes(pkg.version)) {
-    throw new BuildError(`${path} --version printed ${JSON.stringify(out.trim())} (exit ${code}); expected version ${pkg.version}`);
+  const want = `picoflow ${pkg.version} (${buildLabel(stamp.commit, stamp.date)}) `;
+  if (code !== 0 || !out.startsWith(want)) {
+    rmSync(path, { force: true });
+    throw new BuildError(`${path} --version printed ${JSON.stringify(out.trim())} (exit ${code}); expected it to start with ${JSON.stringify(want)}`);
   }
 }
 
-async function buildAll(opts: Options): Promise<void> {
+async function buildAll(opts: Options, stamp: Stamp): Promise<void> {
   mkdirSync(opts.outdir, { recursive: true });
+  // An earlier build's list must not outlive a build that fails half-way.
+  rmSync(join(opts.outdir, "SHA256SUMS"), { force: true });
+  const sums = new Map<string, string>();
   for (const target of opts.targets) {
     const name = `picoflow-${target}`;
     const outfile = join(opts.outdir, name);
     const t0 = performance.now();
-    const { optionalExternals } = await compile(target, outfile);
-    await checkVersion(target, outfile);
+    const { optionalExternals } = await compile(target, outfile, stamp);
+    await checkVersion(target, outfile, stamp);
     const hash = sha256(outfile);
     // The format `sha256sum -c` reads: "HASH  NAME".
     writeFileSync(`${outfile}.sha256`, `${hash}  ${name}\n`);
+    sums.set(name, hash);
     const mb = (statSync(outfile).size / 1048576).toFixed(1);
     console.log(`built ${relative(process.cwd(), outfile) || outfile}  ${mb} MiB  sha256 ${hash}  (${Math.round(performance.now() - t0)} ms)`);
     if (optionalExternals.length) console.log(`  optional native code left out (pure-JS fallback used):\n    ${optionalExternals.join("\n    ")}`);
   }
+  // What a release publishes beside the binaries: this invocation's binaries, sorted by name
+  // (a SHA256SUMS left by an earlier build of other targets is replaced, not merged).
+  const names = [...sums.keys()].sort();
+  writeFileSync(join(opts.outdir, "SHA256SUMS"), names.map((n) => `${sums.get(n)}  ${n}\n`).join(""));
 }
 
 /** Build every target twice into scratch directories and compare the bytes. */
-async function checkReproducible(opts: Options): Promise<void> {
+async function checkReproducible(opts: Options, stamp: Stamp): Promise<void> {
   const a = mkdtempSync(join(tmpdir(), "picoflow-build-a-"));
   const b = mkdtempSync(join(tmpdir(), "picoflow-build-b-"));
   try {
-    await buildAll({ ...opts, outdir: a });
-    await buildAll({ ...opts, outdir: b });
+    await buildAll({ ...opts, outdir: a }, stamp);
+    await buildAll({ ...opts, outdir: b }, stamp);
     const differ: string[] = [];
     for (const t of opts.targets) {
       const name = `picoflow-${t}`;
@@ -281,8 +351,14 @@ async function main(): Promise<number> {
     process.chdir(ROOT);
     checkBun();
     checkNoSourceTreeLookups();
-    if (opts.checkReproducible) await checkReproducible(opts);
-    else await buildAll(opts);
+    const stamp = stampOf(process.env);
+    console.log(`stamp: picoflow ${pkg.version} (${buildLabel(stamp.commit, stamp.date)}), commit ${stamp.commit}, dated ${stamp.date}`);
+    if (Date.parse(stamp.date) > Date.now() + 86_400_000) {
+      // The daemon takes no clock earlier than this date as right (src/daemon/clock.ts).
+      console.error(`build: warning: the commit's date ${stamp.date} is in the future; the daemon will not schedule before it`);
+    }
+    if (opts.checkReproducible) await checkReproducible(opts, stamp);
+    else await buildAll(opts, stamp);
     return 0;
   } catch (err) {
     if (err instanceof BuildError) {

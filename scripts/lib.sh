@@ -19,7 +19,8 @@ ensure_bun() {
 }
 
 # Debian packages the test suite needs: sshd for the SSH executor tests, promtool for the
-# metrics format check, graphviz (dot) for `picoflow graph --format dot`, chromium for the dashboard's browser tests, openssl for a self-signed certificate in the HTTP tests, qemu + arm64 libc for the Raspberry Pi binary smoke test.
+# metrics format check, graphviz (dot) for `picoflow graph --format dot`, chromium for the dashboard's browser tests, openssl for a self-signed certificate in the HTTP tests, qemu + arm64 libc for the Raspberry Pi binary smoke test,
+# curl, wget and shellcheck for install.sh's tests.
 ensure_test_packages() {
   local missing=""
   command -v sshd >/dev/null 2>&1 || [ -x /usr/sbin/sshd ] || missing="$missing openssh-server"
@@ -30,6 +31,11 @@ ensure_test_packages() {
   command -v dot >/dev/null 2>&1 || missing="$missing graphviz"
   command -v chromium >/dev/null 2>&1 || missing="$missing chromium"
   command -v qemu-aarch64-static >/dev/null 2>&1 || missing="$missing qemu-user-static"
+  command -v curl >/dev/null 2>&1 || missing="$missing curl"
+  command -v wget >/dev/null 2>&1 || missing="$missing wget"
+  command -v shellcheck >/dev/null 2>&1 || missing="$missing shellcheck"
+  # The build stamps the binary with the commit (scripts/build.ts); test/version.test.ts commits in a scratch repository.
+  command -v git >/dev/null 2>&1 || missing="$missing git"
   [ -e /lib/ld-linux-aarch64.so.1 ] || missing="$missing libc6:arm64"
   [ -z "$missing" ] && return 0
   local sudo=""

@@ -1,5 +1,5 @@
 // Smoke test of a release binary, by default the Raspberry Pi one under qemu-aarch64-static:
-// --version, validate and run of examples/smoke.yaml (shell and http tasks against a local
+// --version (the package version and HEAD's commit and date, as the build stamps them), validate and run of examples/smoke.yaml (shell and http tasks against a local
 // HTTP server on 127.0.0.1), then the database it wrote is checked with bun:sqlite.
 //
 //   bun scripts/smoke-arm64.ts [BINARY]      (default dist/picoflow-linux-arm64)
@@ -8,9 +8,10 @@
 // plus libc6:arm64); a binary for this machine runs directly. Exits 1 on the first failure.
 
 import { Database } from "bun:sqlite";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
+import { buildLabel } from "../src/version.ts";
 
 const ROOT = resolve(import.meta.dir, "..");
 const pkg = JSON.parse(readFileSync(join(ROOT, "package.json"), "utf8")) as { version: string };
@@ -27,6 +28,28 @@ function elfMachine(path: string): number {
     throw new SmokeFailure(`${path} is not an ELF executable`);
   }
   return head.readUInt16LE(18);
+}
+
+/**
+ * The stamp a binary built from this checkout carries (as scripts/build.ts makes it): HEAD,
+ * "-dirty" when tracked files have changes, and the commit's date; without .git, the
+ * SOURCE_DATE_EPOCH and PICOFLOW_COMMIT the build was given.
+ */
+function expectedStamp(): { commit: string; date: string } {
+  if (!existsSync(join(ROOT, ".git"))) {
+    const epoch = process.env.SOURCE_DATE_EPOCH?.trim();
+    const commit = process.env.PICOFLOW_COMMIT?.trim().toLowerCase();
+    if (!epoch || !commit) throw new SmokeFailure("not a git checkout: set SOURCE_DATE_EPOCH and PICOFLOW_COMMIT as for the build");
+    return { commit, date: new Date(Number(epoch) * 1000).toISOString() };
+  }
+  const git = (...args: string[]) => {
+    const p = Bun.spawnSync(["git", "-C", ROOT, ...args], { stdout: "pipe", stderr: "pipe", stdin: "ignore" });
+    if (p.exitCode !== 0) throw new SmokeFailure(`git ${args.join(" ")} failed: ${(p.stderr?.toString() ?? "").trim().split("\n")[0]}`);
+    return (p.stdout?.toString() ?? "").trim();
+  };
+  const dirty = git("status", "--porcelain", "--untracked-files=no") !== "";
+  const date = new Date(Number(git("log", "-1", "--format=%ct", "HEAD")) * 1000).toISOString();
+  return { commit: git("rev-parse", "HEAD") + (dirty ? "-dirty" : ""), date };
 }
 
 function launcher(binary: string): string[] {
@@ -109,8 +132,11 @@ async function smoke(binary: string): Promise<void> {
       PICOFLOW_SMOKE_URL: `http://127.0.0.1:${server.port}`,
     };
 
+    const stamp = expectedStamp();
+    const arch = elfMachine(binary) === 0xb7 ? "arm64" : "x64";
+    const want = `picoflow ${pkg.version} (${buildLabel(stamp.commit, stamp.date)}) linux-${arch}, Bun `;
     let o = await runStep([...cmd, "--version"], dir, env);
-    expect(o.code === 0 && o.stdout.includes(pkg.version), `--version should print ${pkg.version}`, o);
+    expect(o.code === 0 && o.stdout.startsWith(want), `--version should start with ${JSON.stringify(want)} (the version and HEAD's commit)`, o);
     ok(`--version: ${o.stdout.trim()}`, o);
 
     o = await runStep([...cmd, "validate", WORKFLOW], dir, env);

@@ -2,13 +2,13 @@
 // Entry point: parse argv, dispatch to a command, and turn any error into one line and an exit code.
 
 import { cac, type CAC, type Command } from "cac";
-import pkg from "../package.json" with { type: "json" };
 // Each command's implementation is imported only when it runs (cli/commands.ts).
 import { registerCommands } from "./cli/commands.ts";
 import type { Settings } from "./config.ts";
 import { ConfigError, DatabaseError, exitCodeOf, messageOf, nearest, PicoflowError } from "./errors.ts";
+import { versionLine } from "./version.ts";
 
-export const VERSION: string = pkg.version;
+export { VERSION } from "./version.ts";
 
 function buildCli(): CAC {
   const cli = cac("picoflow");
@@ -103,11 +103,6 @@ function checkArguments(cli: CAC, command: Command, argv: string[]): void {
     throw new ConfigError(`unexpected argument '${given[command.args.length]}' for '${command.name}' (${usage})`);
   }
   if (given.some((a) => a === "")) throw new ConfigError(`an empty argument ('') for '${command.name}' (${usage})`);
-}
-
-/** `picoflow 0.1.0 (linux-arm64, Bun 1.4.5)`. */
-function versionLine(): string {
-  return `picoflow ${VERSION} (${process.platform}-${process.arch}, Bun ${Bun.version})\n`;
 }
 
 /** Stack traces only when the user asked for debug logs (checked here too: the settings may be what failed). */

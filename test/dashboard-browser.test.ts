@@ -245,6 +245,10 @@ describe("with a web token: login, overview, actions, stats, daemon", () => {
     const facts = await page.$eval(".daemon-facts", (el) => el.textContent);
     expect(facts).toContain("running");
     expect(facts).toContain(String(served.daemon.pid));
+    // The build, as `picoflow --version` names it: "(source)" from source, "(commit …, date)" from a binary.
+    const version = (await cli(s, ["--version"])).stdout;
+    const build = /\(([^)]+)\)/.exec(version)![1]!;
+    expect(facts).toContain(`(${build})`);
     const loaded = await page.$$eval(".daemon-workflows li", (els) => els.map((e) => e.getAttribute("data-workflow")).sort());
     expect(loaded).toEqual(["broken", "nightly", "xss-demo"]);
     expect(await page.$eval('.daemon-workflows [data-workflow="nightly"]', (el) => el.textContent)).toContain("0 0 3 * * *");

@@ -269,3 +269,16 @@ WHERE finished_at IS NOT NULL
 GROUP BY task_name
 ORDER BY avg_duration DESC;`,
 };
+
+/**
+ * The commit HEAD and its date (ISO 8601 with offset): what a binary built from this checkout
+ * is stamped with (CI builds a clean clone, so the binary under test is HEAD).
+ */
+export function headCommit(): { sha: string; date: string } {
+  const git = (...args: string[]) => {
+    const p = Bun.spawnSync(["git", "-C", ROOT, ...args], { stdout: "pipe", stderr: "pipe" });
+    if (p.exitCode !== 0) throw new Error(`git ${args.join(" ")}: ${p.stderr.toString().trim()}`);
+    return p.stdout.toString().trim();
+  };
+  return { sha: git("rev-parse", "HEAD"), date: git("log", "-1", "--format=%cI", "HEAD") };
+}

@@ -8,7 +8,7 @@ import { defaultPidFile, pidFileState, runningDaemons } from "../daemon/pidfile.
 import { nextRunAt } from "../daemon/scheduler.ts";
 import type { Settings } from "../config.ts";
 import { ConfigError, nearest, PicoflowError, systemErrorText } from "../errors.ts";
-import pkg from "../../package.json" with { type: "json" };
+import { buildLabel, VERSION } from "../version.ts";
 import { readDaemonState, type DaemonState } from "../store/daemon-state.ts";
 import { openDatabase } from "../store/db.ts";
 import { pausedWorkflows } from "../store/pauses.ts";
@@ -64,7 +64,7 @@ async function start(ctx: CliContext, files: string[], pidFile: string, opts: Da
     },
     strict: Boolean(opts.strict),
     pidFile,
-    version: pkg.version,
+    version: VERSION,
   });
   process.exitCode = code;
 }
@@ -140,6 +140,9 @@ export interface StatusReport {
   /** When the daemon last wrote its state: it does at every change (run start and end, reload). */
   updated_at?: string;
   version?: string;
+  /** The daemon's build: the full commit SHA ("-dirty" marked) or "source", and that commit's date (null from source). */
+  commit?: string;
+  commit_date?: string | null;
   metrics_url?: string | null;
   workflows?: {
     name: string;
@@ -224,6 +227,8 @@ function buildStatus(settings: StatusSettings, pidFile: string): StatusReport {
     rss_bytes: residentBytes(st.pid) ?? state.rssBytes,
     updated_at: state.heartbeatAt,
     version: state.version,
+    // Not known when an older daemon wrote the row: left out.
+    ...(state.commit !== undefined ? { commit: state.commit, commit_date: state.commitDate ?? null } : {}),
     metrics_url: state.metricsUrl,
     workflows: state.workflows.map((w) => ({
       name: w.name,
@@ -276,7 +281,7 @@ function renderStatus(r: StatusReport): string {
   if (!r.workflows) return s + `Memory:    ${mib(r.rss_bytes)} resident\nNote:      ${r.note}\n`;
   s += `Started:   ${localTime(r.started_at)} (up ${formatUptime(r.uptime_seconds ?? 0)})\n`;
   s += `Memory:    ${mib(r.rss_bytes)} resident\n`;
-  s += `Version:   ${r.version}\n`;
+  s += `Version:   ${r.version}${r.commit ? ` (${buildLabel(r.commit, r.commit_date ?? null)})` : ""}\n`;
   // Live: asked through the control socket; else the state row the daemon last wrote.
   s += r.source === "daemon" ? `State:     live from the daemon\n` : `Updated:   ${localTime(r.updated_at)} (from the database)\n`;
   if (r.metrics_url) s += `Metrics:   ${r.metrics_url}\n`;
@@ -346,6 +351,7 @@ export function liveReport(live: Record<string, any>, pidFile: string, paused: M
     uptime_seconds: live.uptime_seconds,
     rss_bytes: live.rss_bytes,
     version: live.version,
+    ...(typeof live.commit === "string" ? { commit: live.commit, commit_date: live.commit_date ?? null } : {}),
     metrics_url: live.metrics_url,
     workflows: (live.workflows ?? []).map((w: Record<string, any>) => ({
       name: w.name,

@@ -5,6 +5,7 @@
 // tests can set the daemon's clock without moving the machine's.
 
 import { readFileSync } from "node:fs";
+import { COMMIT_DATE } from "../version.ts";
 
 /**
  * FOR TESTS ONLY: milliseconds added to the machine's time wherever the daemon's schedule
@@ -16,11 +17,23 @@ export const TEST_CLOCK_OFFSET_ENV = "PICOFLOW_TEST_CLOCK_OFFSET_MS";
 export const TEST_CLOCK_FILE_ENV = "PICOFLOW_TEST_CLOCK_FILE";
 
 /**
- * No clock that reads earlier than this is right: this version of PicoFlow did not exist yet.
- * A constant, not a build stamp: the build is reproducible and embeds no time (docs/building.md).
- * Raise it now and then; it only needs to be later than any boot-time clock of a Pi.
+ * From source, the bound below. Raise it now and then; it only needs to be later than any
+ * boot-time clock of a Pi.
  */
-export const BUILT_AFTER = new Date("2026-12-01T00:00:00Z");
+const SOURCE_BUILT_AFTER = new Date("2026-12-01T00:00:00Z");
+
+/** The later of the source's constant and the built commit's date (null from source). */
+export function builtAfter(commitDate: string | null): Date {
+  const stamped = commitDate ? new Date(commitDate) : null;
+  return stamped && stamped.getTime() > SOURCE_BUILT_AFTER.getTime() ? stamped : SOURCE_BUILT_AFTER;
+}
+
+/**
+ * No clock that reads earlier than this is right: this version of PicoFlow did not exist yet.
+ * In a binary, the date of the commit it was built from (stamped by the build, which stays
+ * reproducible: it is the commit's date, not the build's); from source, a constant.
+ */
+export const BUILT_AFTER = builtAfter(COMMIT_DATE);
 
 export interface Clock {
   now(): Date;

@@ -38,6 +38,7 @@ import { refuseOpenApi, warnReadableToken } from "../web/exposure.ts";
 import { webHandler } from "../web/handler.ts";
 import { DaemonState, serveMetrics, type MetricsServing } from "./state.ts";
 import { drainRuns, StopRequest, stopForLostDatabase, type StopCause } from "./stop.ts";
+import { COMMIT } from "../version.ts";
 
 export { DEFAULT_DAEMON_MAX_PARALLEL } from "./launch.ts";
 
@@ -330,6 +331,7 @@ class Daemon {
       invalid_files: loaded.invalid.length,
       max_parallel: this.launcher.maxParallel,
       version: this.o.version,
+      commit: COMMIT,
     });
 
     for (const sig of early) {

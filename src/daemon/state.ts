@@ -12,6 +12,7 @@ import { residentBytes } from "../sys/proc.ts";
 import type { DaemonDatabase } from "./db-guard.ts";
 import type { Loaded } from "./reload.ts";
 import type { WebHandler } from "../web/handler.ts";
+import { COMMIT, COMMIT_DATE } from "../version.ts";
 
 export interface StateOptions {
   db: DaemonDatabase;
@@ -52,6 +53,8 @@ export class DaemonState {
         heartbeatAt: new Date().toISOString(),
         rssBytes: residentBytes(),
         version: this.o.version,
+        commit: COMMIT,
+        commitDate: COMMIT_DATE,
         metricsUrl: this.o.metricsUrl,
         workflows: this.workflows(),
         invalidFiles: this.invalidFiles(),
@@ -91,6 +94,8 @@ export class DaemonState {
       uptime_seconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
       rss_bytes: residentBytes() ?? process.memoryUsage().rss,
       version: this.o.version,
+      commit: COMMIT,
+      commit_date: COMMIT_DATE,
       metrics_url: this.o.metricsUrl,
       stopping: this.o.stopping(),
       workflows: this.workflows().map(({ nextRun, ...w }) => {
@@ -109,6 +114,8 @@ export class DaemonState {
       status: this.o.stopping() ? "stopping" : loaded.invalid.length ? "degraded" : "ok",
       pid: process.pid,
       version: this.o.version,
+      commit: COMMIT,
+      commit_date: COMMIT_DATE,
       started_at: startedAt.toISOString(),
       uptime_seconds: Math.round((Date.now() - startedAt.getTime()) / 1000),
       running_workflows: [...this.o.running.keys()],

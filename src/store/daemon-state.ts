@@ -39,6 +39,10 @@ export interface DaemonState {
   heartbeatAt: string;
   rssBytes: number | null;
   version: string;
+  /** The commit the daemon's binary was built from ("source" when run from source); kept in the `workflows` column. */
+  commit?: string;
+  /** That commit's date (ISO 8601), null from source; kept in the `workflows` column. */
+  commitDate?: string | null;
   /** Where /metrics is served, or null when metrics are off. */
   metricsUrl: string | null;
   workflows: DaemonWorkflowState[];
@@ -46,18 +50,24 @@ export interface DaemonState {
 }
 
 /**
- * The `workflows` column holds {"workflows": [...], "invalidFiles": [...]}; a daemon from
- * before invalid files were reported wrote the workflows array alone.
+ * The `workflows` column holds {"workflows": [...], "invalidFiles": [...], "commit": ...,
+ * "commitDate": ...} (the commit there rather than in a new column: no schema change for it);
+ * a daemon from before invalid files were reported wrote the workflows array alone.
  */
 function encodeWorkflows(s: DaemonState): string {
-  return JSON.stringify({ workflows: s.workflows, invalidFiles: s.invalidFiles ?? [] });
+  return JSON.stringify({ workflows: s.workflows, invalidFiles: s.invalidFiles ?? [], commit: s.commit, commitDate: s.commitDate });
 }
 
-export function decodeWorkflows(text: string): Pick<DaemonState, "workflows" | "invalidFiles"> {
+export function decodeWorkflows(text: string): Pick<DaemonState, "workflows" | "invalidFiles" | "commit" | "commitDate"> {
   try {
     const v = JSON.parse(text);
     if (Array.isArray(v)) return { workflows: v, invalidFiles: [] };
-    return { workflows: Array.isArray(v?.workflows) ? v.workflows : [], invalidFiles: Array.isArray(v?.invalidFiles) ? v.invalidFiles : [] };
+    return {
+      workflows: Array.isArray(v?.workflows) ? v.workflows : [],
+      invalidFiles: Array.isArray(v?.invalidFiles) ? v.invalidFiles : [],
+      // Absent when an older daemon wrote the row.
+      ...(typeof v?.commit === "string" ? { commit: v.commit, commitDate: typeof v.commitDate === "string" ? v.commitDate : null } : {}),
+    };
   } catch {
     return { workflows: [], invalidFiles: [] };
   }

@@ -28,6 +28,9 @@ interface DaemonReport {
   rss_bytes?: number | null;
   updated_at?: string;
   version?: string;
+  /** The build's commit (12 characters shown; "-dirty" marked) or "source", and its date. */
+  commit?: string;
+  commit_date?: string | null;
   workflows?: DaemonWorkflow[];
   invalid_files?: { file: string; workflow: string | null; problems: string[] }[];
   /** `daemon`: live from the daemon; `database`: what it last recorded (`picoflow dashboard`). */
@@ -61,7 +64,7 @@ function Report({ r }: { r: DaemonReport }) {
     <dl class="daemon-facts">
       <div><dt>State</dt><dd><${Status} status=${r.status} /></dd></div>
       <div><dt>PID</dt><dd>${r.pid ?? "–"}</dd></div>
-      <div><dt>Version</dt><dd>${r.version ?? "–"}</dd></div>
+      <div><dt>Version</dt><dd>${r.version ?? "–"}${r.commit ? html` <span class="muted">(${buildLabel(r.commit, r.commit_date ?? null)})</span>` : null}</dd></div>
       <div>
         <dt>Up</dt>
         <dd>
@@ -120,4 +123,11 @@ function Invalid({ files }: { files: NonNullable<DaemonReport["invalid_files"]> 
         </li>`,
       )}
     </ul>`;
+}
+
+/** "commit 1a2b3c4d5e6f, 2026-12-01", or "source": as `picoflow --version` says it. */
+function buildLabel(commit: string, date: string | null): string {
+  if (commit === "source") return "source";
+  const dirty = commit.endsWith("-dirty") ? "-dirty" : "";
+  return `commit ${commit.replace(/-dirty$/, "").slice(0, 12)}${dirty}${date ? `, ${date.slice(0, 10)}` : ""}`;
 }
