@@ -338,7 +338,7 @@ async function liveStatus(ctx: CliContext, pidFile: string): Promise<StatusRepor
     throw err;
   }
   if (!live) return null;
-  return liveReport(live, pidFile, pausedNow(ctx));
+  return liveReport(live, pidFile, pausedNow(ctx.settings.dbPath));
 }
 
 /** `daemon status --format json` from the daemon's live status (the control op's answer); the API's GET /api/v1/daemon too. */
@@ -370,16 +370,20 @@ export function liveReport(live: Record<string, any>, pidFile: string, paused: M
   };
 }
 
-/** The paused workflows as the database says; none when it cannot be read (or predates pauses). */
-function pausedNow(ctx: CliContext): Map<string, string> {
+/**
+ * The paused workflows as the database says; none when it cannot be read (or predates pauses),
+ * after telling `unreadable` why. Also the API's GET /api/v1/daemon.
+ */
+export function pausedNow(dbPath: string, unreadable: (err: unknown) => void = () => {}): Map<string, string> {
   try {
-    const db = openDatabase(ctx.settings.dbPath, { readonly: true });
+    const db = openDatabase(dbPath, { readonly: true });
     try {
       return pausedWorkflows(db);
     } finally {
       db.close();
     }
-  } catch {
+  } catch (err) {
+    unreadable(err);
     return new Map();
   }
 }

@@ -14,15 +14,13 @@
 // non-loopback bind without a token. Every POST needs the token and a same-origin request.
 
 import { RUN_STATUSES } from "../cli/commands.ts";
-import { liveReport, storedStatus } from "../cli/daemon.ts";
+import { liveReport, pausedNow, storedStatus } from "../cli/daemon.ts";
 import { publicShape } from "../cli/status.ts";
 import { pauseJson, setPause, workflowList } from "../cli/workflow.ts";
 import { resolveExecution, toJson } from "../cli/read.ts";
 import { askDaemon, socketPathFor } from "../daemon/control.ts";
 import { ConfigError, IoError, messageOf, NothingRecordedError, PicoflowError } from "../errors.ts";
 import type { Logger } from "../log.ts";
-import { openDatabase } from "../store/db.ts";
-import { pausedWorkflows } from "../store/pauses.ts";
 import { openHistory, type History } from "../store/queries.ts";
 import { sqlTime } from "../store/time.ts";
 import { sha256Hex } from "../sys/hash.ts";
@@ -211,17 +209,7 @@ function daemon(o: ApiOptions): Response {
   }
   const live = o.live?.();
   if (!live) throw new HttpError(503, "the daemon is starting");
-  let paused = new Map<string, string>();
-  try {
-    const db = openDatabase(o.dbPath, { readonly: true });
-    try {
-      paused = pausedWorkflows(db);
-    } finally {
-      db.close();
-    }
-  } catch (err) {
-    o.log.warn("api: cannot read pauses", { error: messageOf(err) });
-  }
+  const paused = pausedNow(o.dbPath, (err) => o.log.warn("api: cannot read pauses", { error: messageOf(err) }));
   return json(liveReport(live, o.pidFile, paused));
 }
 

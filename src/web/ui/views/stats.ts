@@ -10,18 +10,8 @@ import "uplot/dist/uPlot.min.css";
 import { fmtDuration, fmtRate, href, html, loadState, useJson } from "../lib.ts";
 import "./stats.css";
 
-interface DayStats {
-  day: string;
-  runs: number;
-  success: number;
-  failed: number;
-  success_rate: number | null;
-  p50_duration: number | null;
-  p95_duration: number | null;
-}
-
-interface WorkflowStats {
-  workflow_name: string;
+/** The figures of a day, or of the whole period (src/web/stats.ts `Figures`). */
+interface Figures {
   runs: number;
   success: number;
   failed: number;
@@ -29,6 +19,12 @@ interface WorkflowStats {
   success_rate: number | null;
   p50_duration: number | null;
   p95_duration: number | null;
+}
+
+type DayStats = Figures & { day: string };
+
+interface WorkflowStats extends Figures {
+  workflow_name: string;
   daily: DayStats[];
 }
 
